@@ -1,0 +1,237 @@
+/**
+ * The public face of one WeCom app's access_token.
+ */
+import { Logger, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
+import { WeComApiError } from './errors/wecom-api.error';
+import { FetchCoordinator } from './fetch-coordinator';
+import { InProcessTokenLock } from './in-process-token-lock';
+import type { TokenEntry } from './interfaces/token-entry.interface';
+import { describeError } from './bounded';
+import { maskToken } from './redaction';
+import { RefreshSchedule, TimeoutRegistry } from './refresh-schedule';
+import { TokenFetcher } from './token-fetcher';
+import { AtomicTokenInvalidation, TokenStore } from './token-store';
+import type { WeComTokenConfig } from './wecom-token.config';
+import { DEFAULT_RATE_LIMIT_COOLDOWN_MS, RATE_LIMITED_ERRCODE, REJECTED_TOKENS_REMEMBERED } from './wecom-token.constants';
+import { CREDENTIAL_ERRCODES, rateLimitedMessage, refreshFailedKeepingMessage, tokenFetchedMessage } from './wecom-token.messages';
+
+/** A token held in process, with the moment it is due for refresh. */
+interface HeldToken extends TokenEntry {
+  refreshAt: number;
+}
+
+/** After a transient refresh failure, the next background attempt waits this long (the held token stays in service). */
+const BACKGROUND_RETRY_MS = 1_000;
+
+/**
+ * The refresh point of an entry: `refreshAheadMs` before expiry, never earlier than half the lifetime. A fetch that
+ * returned the token already held without a later expiry (WeCom's "same token within validity") is not refreshed
+ * again before it expires, so it cannot start a refetch loop.
+ */
+export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced?: TokenEntry): number {
+  if (replaced && entry.token === replaced.token && entry.expiresAt <= replaced.expiresAt + 1_000) return entry.expiresAt;
+  const lifetime = Math.max(0, entry.expiresAt - entry.fetchedAt);
+  return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
+}
+
+/**
+ * One app's access_token: cached, shared, refreshed ahead of expiry, replaced once when WeCom rejects it.
+ * Injected as `AccessTokenService` for the default app, `@InjectAccessTokenService(name)` for a named one.
+ */
+export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdown {
+  private readonly logger = new Logger(AccessTokenService.name);
+  private readonly store: TokenStore;
+  private readonly coordinator: FetchCoordinator;
+  private readonly schedule: RefreshSchedule;
+  private held?: HeldToken;
+  private inflight?: Promise<HeldToken>;
+  /** A credential or rate-limit failure, answered without calling WeCom until `until`. */
+  private failure?: { error: Error; until: number };
+  private backgroundRetryAt = 0;
+  private readonly rejected = new Set<string>();
+  private destroyed = false;
+
+  /** @internal Built by `WeComTokenModule`; not meant to be constructed by applications. */
+  constructor(
+    private readonly config: WeComTokenConfig,
+    cache: Cache,
+    scheduler?: TimeoutRegistry,
+  ) {
+    const atomic = isAtomicInvalidation(config.lock) ? config.lock : undefined;
+    this.store = new TokenStore(config, cache, this.logger, atomic);
+    this.coordinator = new FetchCoordinator(config, config.lock ?? new InProcessTokenLock(), this.store, new TokenFetcher(config), this.logger);
+    this.schedule = new RefreshSchedule(`WeComTokenRefresh(${config.app})`, config.backgroundRefresh ? scheduler : undefined, this.logger);
+  }
+
+  /** The registered app name. */
+  get appName(): string {
+    return this.config.app;
+  }
+
+  /** The corp's ID. */
+  get corpId(): string {
+    return this.config.corpId;
+  }
+
+  /** The app's agentid, where one was configured. */
+  get agentId(): string | undefined {
+    return this.config.agentId;
+  }
+
+  /** WeCom's API root for this app. */
+  get baseUrl(): string {
+    return this.config.baseUrl;
+  }
+
+  /** Whether background refresh timers are set (backgroundRefresh on and ScheduleModule present). */
+  get backgroundRefreshActive(): boolean {
+    return this.schedule.enabled;
+  }
+
+  /**
+   * A valid token. Costs no I/O while the held token is before its refresh point; inside the refresh window it
+   * returns the held token and refreshes off the caller's path; with no valid token, all concurrent callers share
+   * one fetch.
+   */
+  getToken(): Promise<string> {
+    const held = this.held;
+    if (held !== undefined && Date.now() < held.refreshAt) return Promise.resolve(held.token);
+    return this.getTokenSlow();
+  }
+
+  /** The held entry (token, expiry, fetch time), without I/O; undefined when none is held. */
+  peek(): Readonly<TokenEntry> | undefined {
+    const held = this.held;
+    return held && { token: held.token, expiresAt: held.expiresAt, fetchedAt: held.fetchedAt };
+  }
+
+  /** Fetch a new token now. Concurrent callers (and a refresh already under way) share one fetch. */
+  async refresh(): Promise<string> {
+    return (await this.load(true)).token;
+  }
+
+  /**
+   * Forget the token. With `rejectedToken`, only while it is still the one held and cached (compare-and-delete):
+   * a newer token, fetched by another caller or instance after the rejection, stays.
+   */
+  async invalidate(rejectedToken?: string): Promise<void> {
+    if (rejectedToken === undefined) {
+      this.held = undefined;
+      this.schedule.cancel();
+      await this.store.delete();
+      return;
+    }
+    this.rejected.add(rejectedToken);
+    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) this.rejected.delete(this.rejected.values().next().value as string);
+    if (this.held?.token === rejectedToken) {
+      this.held = undefined;
+      this.schedule.cancel();
+    }
+    await this.store.deleteIf(rejectedToken);
+  }
+
+  /** @internal */
+  onModuleDestroy(): void {
+    this.destroyed = true;
+    this.schedule.stop();
+  }
+
+  /** @internal */
+  onApplicationShutdown(): void {
+    this.onModuleDestroy();
+  }
+
+  private async getTokenSlow(): Promise<string> {
+    const held = this.held;
+    if (held !== undefined && Date.now() < held.expiresAt) {
+      this.refreshInBackground();
+      return held.token;
+    }
+    // A load that started before a rejection may still bring back the rejected token: load again, bounded.
+    for (let attempt = 0; ; attempt++) {
+      const entry = await this.load(false);
+      if (!this.rejected.has(entry.token) || attempt >= 2) return entry.token;
+    }
+  }
+
+  private refreshInBackground(): void {
+    const now = Date.now();
+    if (this.inflight || this.destroyed || now < this.backgroundRetryAt || (this.failure && now < this.failure.until)) return;
+    this.load(false).catch((error: unknown) => {
+      const held = this.held;
+      if (held && Date.now() < held.expiresAt) {
+        this.logger.warn(refreshFailedKeepingMessage(this.config, describeError(error), maskToken(held.token), held.expiresAt - Date.now()));
+      }
+    });
+  }
+
+  /** Single flight: every caller while a load is under way shares it. */
+  private load(force: boolean): Promise<HeldToken> {
+    if (this.inflight) return this.inflight;
+    const pending = this.doLoad(force).finally(() => {
+      if (this.inflight === pending) this.inflight = undefined;
+    });
+    this.inflight = pending;
+    return pending;
+  }
+
+  private async doLoad(force: boolean): Promise<HeldToken> {
+    const failure = this.failure;
+    if (failure && Date.now() < failure.until) throw failure.error;
+    const previous = this.held;
+
+    if (!force) {
+      const shared = await this.store.read();
+      if (shared && this.isServable(shared) && isNewer(shared, previous)) {
+        const adopted = this.adopt(shared, false);
+        // Due already (another instance is late to refresh it): serve it now, refresh once this load has settled.
+        if (Date.now() >= adopted.refreshAt) setImmediate(() => this.refreshInBackground());
+        return adopted;
+      }
+    }
+    try {
+      const { entry, fetched } = await this.coordinator.obtain((found) => this.isServable(found) && isNewer(found, previous));
+      this.failure = undefined;
+      this.backgroundRetryAt = 0;
+      if (fetched) this.rejected.delete(entry.token);
+      return this.adopt(entry, fetched, fetched ? previous : undefined);
+    } catch (error) {
+      this.noteFailure(error as Error);
+      throw error;
+    }
+  }
+
+  private isServable(entry: TokenEntry): boolean {
+    return Date.now() < entry.expiresAt && !this.rejected.has(entry.token);
+  }
+
+  private adopt(entry: TokenEntry, fetched: boolean, replaced?: TokenEntry): HeldToken {
+    const held: HeldToken = { token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt, refreshAt: refreshPoint(entry, this.config.refreshAheadMs, replaced) };
+    this.held = held;
+    if (fetched) this.logger.debug(tokenFetchedMessage(this.config, maskToken(held.token), held.expiresAt));
+    if (!this.destroyed) this.schedule.schedule(held.refreshAt, () => this.refreshInBackground());
+    return held;
+  }
+
+  private noteFailure(error: Error): void {
+    const now = Date.now();
+    if (error instanceof WeComApiError && error.errcode === RATE_LIMITED_ERRCODE) {
+      this.failure = { error, until: now + DEFAULT_RATE_LIMIT_COOLDOWN_MS };
+      this.logger.error(rateLimitedMessage(this.config, DEFAULT_RATE_LIMIT_COOLDOWN_MS));
+    } else if (error instanceof WeComApiError && CREDENTIAL_ERRCODES.has(error.errcode)) {
+      this.failure = { error, until: now + this.config.errorCooldownMs };
+      this.logger.error(error.message);
+    } else {
+      this.backgroundRetryAt = now + BACKGROUND_RETRY_MS;
+    }
+  }
+}
+
+function isNewer(found: TokenEntry, previous: TokenEntry | undefined): boolean {
+  return !previous || found.token !== previous.token || found.expiresAt > previous.expiresAt;
+}
+
+function isAtomicInvalidation(lock: unknown): lock is AtomicTokenInvalidation {
+  return typeof (lock as Partial<AtomicTokenInvalidation> | undefined)?.compareAndDeleteToken === 'function';
+}

@@ -1,0 +1,25 @@
+/** Ground floor: a bound on any wait, so that a slow or dead store or lock can never hang a caller. */
+
+/** Thrown when an operation did not settle within its bound. */
+export class TimeoutError extends Error {
+  constructor(operation: string, ms: number) {
+    super(`${operation} did not answer within ${ms} ms`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** Resolve or reject as `promise` does, or reject with `TimeoutError` after `ms`. */
+export function bounded<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(operation, ms)), ms);
+    timer.unref?.();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A short description of an unknown error, for log lines (never an object dump). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : 'unknown error';
+}

@@ -1,0 +1,121 @@
+/**
+ * Attaches an app's access_token to the requests an axios instance sends to that app's `baseUrl` (and only
+ * those), and replaces a rejected token once: 40014 / 42001 invalidate exactly the token that was sent, one fetch
+ * serves every call that saw the rejection, and the call is replayed once.
+ */
+import type { HttpService } from '@nestjs/axios';
+import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { AccessTokenService } from '../access-token.service';
+import { WeComApiError } from '../errors/wecom-api.error';
+import { pathOf } from '../redaction';
+import { decodeResponse, failedErrcode, toTransportError } from '../wecom-body';
+import { TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants';
+import type { AppRef } from '../wecom-token.messages';
+
+/** Marks a replayed request, so that a second rejection fails instead of looping. A string key: axios keeps it. */
+const REPLAYED = 'wecomTokenReplayed';
+
+type TokenRequestConfig = InternalAxiosRequestConfig & { [REPLAYED]?: boolean };
+
+function fullUrl(config: { baseURL?: string; url?: string }): string {
+  const url = config.url ?? '';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
+  const base = (config.baseURL ?? '').replace(/\/+$/, '');
+  return url ? `${base}/${url.replace(/^\/+/, '')}` : base;
+}
+
+function errcodeOf(response: AxiosResponse, ref: AppRef): number | undefined {
+  try {
+    const decoded = decodeResponse(ref, response.config.method ?? 'GET', pathOf(response.config.url), response);
+    return decoded.kind === 'json' ? failedErrcode(decoded.body) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The access_token interceptor of one app; attach it to any `HttpService` or axios instance. */
+export class AccessTokenInterceptor {
+  private readonly attached = new Map<AxiosInstance, { request: number; response: number }>();
+  private readonly base: URL;
+
+  constructor(private readonly tokens: AccessTokenService) {
+    this.base = new URL(tokens.baseUrl);
+  }
+
+  /** Whether a request goes to this app's `baseUrl` (same origin, path under the base path). */
+  targets(config: { baseURL?: string; url?: string }): boolean {
+    let target: URL;
+    try {
+      target = new URL(fullUrl(config));
+    } catch {
+      return false;
+    }
+    if (target.origin !== this.base.origin) return false;
+    const basePath = this.base.pathname.replace(/\/+$/, '');
+    return basePath === '' || target.pathname === basePath || target.pathname.startsWith(`${basePath}/`);
+  }
+
+  /** Attach to an `HttpService` (or a bare axios instance); returns a function that detaches again. */
+  attach(http: HttpService | AxiosInstance): () => void {
+    const axios = axiosOf(http);
+    if (this.attached.has(axios)) return () => this.detach(axios);
+    const request = axios.interceptors.request.use((config) => this.onRequest(config));
+    const response = axios.interceptors.response.use(
+      (res) => this.onResponse(axios, res),
+      (error: unknown) => this.onError(error),
+    );
+    this.attached.set(axios, { request, response });
+    return () => this.detach(axios);
+  }
+
+  /** Remove this interceptor from an `HttpService` or axios instance it was attached to. */
+  detach(http: HttpService | AxiosInstance): void {
+    const axios = axiosOf(http);
+    const ids = this.attached.get(axios);
+    if (!ids) return;
+    axios.interceptors.request.eject(ids.request);
+    axios.interceptors.response.eject(ids.response);
+    this.attached.delete(axios);
+  }
+
+  private get ref(): AppRef {
+    return { corpId: this.tokens.corpId, app: this.tokens.appName };
+  }
+
+  private async onRequest(config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {
+    if (!this.targets(config)) return config;
+    const token = await this.tokens.getToken();
+    config.params = { ...(config.params as Record<string, unknown> | undefined), access_token: token };
+    return config;
+  }
+
+  private async onResponse(axios: AxiosInstance, response: AxiosResponse): Promise<AxiosResponse> {
+    const config = response.config as TokenRequestConfig;
+    if (!this.targets(config)) return response;
+    const errcode = errcodeOf(response, this.ref);
+    if (errcode === undefined || !TOKEN_REJECTED_ERRCODES.has(errcode)) return response;
+    const sent = (config.params as Record<string, unknown> | undefined)?.access_token;
+    const path = pathOf(config.url);
+    if (config[REPLAYED]) {
+      // Rejected again right after a fresh token: not a token problem we can fix by looping.
+      const body = decodeResponse(this.ref, config.method ?? 'GET', path, response);
+      const errmsg = body.kind === 'json' && typeof body.body.errmsg === 'string' ? body.body.errmsg : '';
+      throw new WeComApiError(this.ref, path, errcode, errmsg);
+    }
+    if (typeof sent === 'string') await this.tokens.invalidate(sent);
+    const replay: TokenRequestConfig = { ...config, [REPLAYED]: true };
+    return axios.request(replay);
+  }
+
+  private onError(error: unknown): never {
+    const config = (error as { config?: InternalAxiosRequestConfig }).config;
+    if (config && this.targets(config)) {
+      throw toTransportError(this.ref, config.method ?? 'GET', pathOf(config.url), error, config.timeout ?? 0);
+    }
+    throw error;
+  }
+}
+
+function axiosOf(http: HttpService | AxiosInstance): AxiosInstance {
+  return 'axiosRef' in http ? http.axiosRef : http;
+}

@@ -1,0 +1,113 @@
+/**
+ * A typed client of one WeCom app: the access_token is attached and replaced by `AccessTokenInterceptor`, bodies
+ * with a non-zero errcode reject with `WeComApiError`, transport failures with a clean `WeComTransportError`.
+ */
+import type { HttpService } from '@nestjs/axios';
+import type { AxiosRequestConfig } from 'axios';
+import { firstValueFrom } from 'rxjs';
+import { AccessTokenService } from '../access-token.service';
+import { WeComTransportError } from '../errors/wecom-transport.error';
+import { pathOf } from '../redaction';
+import { assertOk, decodeResponse, headerOf, toTransportError } from '../wecom-body';
+import type { AppRef } from '../wecom-token.messages';
+
+/** A file downloaded from a binary endpoint such as `/cgi-bin/media/get`. */
+export interface WeComFile {
+  /** The file's bytes. */
+  bytes: Buffer;
+  /** Its Content-Type. */
+  contentType: string;
+  /** The file name from Content-Disposition, when WeCom sent one. */
+  filename?: string;
+}
+
+/** A file to upload with `upload` (`/cgi-bin/media/upload`). */
+export interface WeComUpload {
+  /** The file's bytes, buffered so that a call replayed after a token rejection sends them whole again. */
+  data: Buffer | Uint8Array;
+  /** The file name WeCom will show. */
+  filename: string;
+  /** Its Content-Type; default `application/octet-stream`. */
+  contentType?: string;
+}
+
+/** The answer of `/cgi-bin/media/upload`. */
+export interface WeComUploadResult {
+  errcode?: number;
+  errmsg?: string;
+  type: string;
+  media_id: string;
+  created_at: string;
+}
+
+/** Query parameters of a call; `access_token` is added by the interceptor. */
+export type WeComParams = Record<string, unknown>;
+
+/** The typed client of one app. Injected as `WeComClient` for the default app, `@InjectWeComClient(name)` otherwise. */
+export class WeComClient {
+  /** @internal Built by `WeComTokenModule`. */
+  constructor(
+    /** The `@nestjs/axios` HttpService of this app (`baseURL`, `timeoutMs`), with the token interceptor attached. */
+    readonly http: HttpService,
+    private readonly tokens: AccessTokenService,
+  ) {}
+
+  /** GET `path` (relative to `baseUrl`); resolves to the response body. */
+  get<T = unknown>(path: string, params?: WeComParams): Promise<T> {
+    return this.call<T>({ method: 'GET', url: path, ...(params ? { params } : {}) });
+  }
+
+  /** POST `body` as JSON (a Buffer or FormData as is, buffered) to `path`; resolves to the response body. */
+  async post<T = unknown>(path: string, body?: unknown, params?: WeComParams): Promise<T> {
+    if (typeof FormData !== 'undefined' && body instanceof FormData) {
+      // Buffer the multipart body: a stream would be half consumed when the call is replayed after a rejection.
+      const encoded = new Response(body);
+      const bytes = Buffer.from(await encoded.arrayBuffer());
+      const headers = { 'content-type': encoded.headers.get('content-type') ?? 'multipart/form-data' };
+      return this.call<T>({ method: 'POST', url: path, data: bytes, headers, ...(params ? { params } : {}) });
+    }
+    return this.call<T>({ method: 'POST', url: path, data: body, ...(params ? { params } : {}) });
+  }
+
+  /** Download a file from a binary endpoint; a JSON error body (told apart by its Content-Type) rejects. */
+  async download(path: string, params?: WeComParams): Promise<WeComFile> {
+    const result = await this.send({ method: 'GET', url: path, ...(params ? { params } : {}) });
+    if (result.decoded.kind === 'json') {
+      assertOk(this.ref, pathOf(path), result.decoded.body);
+      throw new WeComTransportError(this.ref, { failure: 'invalid-body', method: 'GET', path: pathOf(path), status: result.status, problem: 'expected a file, got a JSON body without errcode' });
+    }
+    const disposition = result.disposition;
+    const filename = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition)?.[1];
+    return { bytes: result.decoded.bytes, contentType: result.decoded.contentType, ...(filename ? { filename: decodeURIComponent(filename) } : {}) };
+  }
+
+  /** Upload a temporary media file (`/cgi-bin/media/upload?type=…`), multipart, buffered for a safe replay. */
+  upload(type: 'image' | 'voice' | 'video' | 'file', file: WeComUpload): Promise<WeComUploadResult> {
+    const form = new FormData();
+    form.append('media', new Blob([file.data], { type: file.contentType ?? 'application/octet-stream' }), file.filename);
+    return this.post<WeComUploadResult>('/cgi-bin/media/upload', form, { type });
+  }
+
+  private get ref(): AppRef {
+    return { corpId: this.tokens.corpId, app: this.tokens.appName };
+  }
+
+  private async call<T>(config: AxiosRequestConfig): Promise<T> {
+    const { decoded } = await this.send(config);
+    if (decoded.kind === 'binary') return decoded.bytes as unknown as T;
+    return assertOk(this.ref, pathOf(config.url), decoded.body) as T;
+  }
+
+  private async send(config: AxiosRequestConfig) {
+    const method = (config.method ?? 'GET').toUpperCase();
+    const path = pathOf(config.url);
+    try {
+      const res = await firstValueFrom(
+        this.http.request<unknown>({ ...config, responseType: 'arraybuffer', transformResponse: [(data: unknown) => data] }),
+      );
+      return { decoded: decodeResponse(this.ref, method, path, res), status: res.status, disposition: headerOf(res.headers, 'content-disposition') };
+    } catch (error) {
+      throw toTransportError(this.ref, method, path, error, this.http.axiosRef.defaults.timeout ?? 0);
+    }
+  }
+}

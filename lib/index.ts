@@ -1,0 +1,12 @@
+export * from './wecom-token.module';
+export * from './access-token.service';
+export * from './http/access-token.interceptor';
+export * from './http/wecom.client';
+export * from './in-process-token-lock';
+export * from './errors';
+export * from './interfaces';
+export { getAccessTokenServiceToken, getWeComClientToken, InjectAccessTokenService, InjectWeComClient } from './wecom-token.decorators';
+export { getAccessTokenInterceptorName, getWeComOptionsToken } from './wecom-token.tokens';
+export { getWeComHttpServiceName } from './wecom-token.providers';
+export { maskToken } from './redaction';
+export { DEFAULT_APP_NAME, DEFAULT_BASE_URL, CACHE_KEY_PREFIX } from './wecom-token.constants';

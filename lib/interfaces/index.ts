@@ -1,0 +1,3 @@
+export * from './token-entry.interface';
+export * from './token-lock.interface';
+export * from './wecom-token-options.interface';

@@ -1,0 +1,91 @@
+/**
+ * The shared cache entry of one app: reads, writes and compare-and-delete, each bounded in time. When the store
+ * fails, the caller carries on with its in-process copy; the failure is logged once, and its return once.
+ */
+import type { Logger } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
+import { bounded, describeError } from './bounded';
+import type { TokenEntry } from './interfaces/token-entry.interface';
+import type { WeComTokenConfig } from './wecom-token.config';
+import { cacheRecoveredMessage, cacheUnavailableMessage } from './wecom-token.messages';
+
+/** A store that can delete an entry only while it still holds a given token, in one atomic step. */
+export interface AtomicTokenInvalidation {
+  /** Delete `key` only while its entry's token is `token`. */
+  compareAndDeleteToken(key: string, token: string): Promise<void>;
+}
+
+/** Parse an entry written by this module or by a service in another language (object or JSON text). */
+export function parseEntry(value: unknown): TokenEntry | undefined {
+  let v = value;
+  if (typeof v === 'string') {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!v || typeof v !== 'object') return undefined;
+  const { token, expiresAt, fetchedAt } = v as Record<string, unknown>;
+  if (typeof token !== 'string' || token === '' || typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
+  return { token, expiresAt, fetchedAt: typeof fetchedAt === 'number' && Number.isFinite(fetchedAt) ? fetchedAt : expiresAt - 7_200_000 };
+}
+
+/** The cache entry of one app. */
+export class TokenStore {
+  private healthy = true;
+
+  constructor(
+    private readonly config: WeComTokenConfig,
+    private readonly cache: Cache,
+    private readonly logger: Logger,
+    private readonly atomic?: AtomicTokenInvalidation,
+  ) {}
+
+  /** The entry, or undefined when there is none, it is malformed, or the store did not answer in time. */
+  async read(): Promise<TokenEntry | undefined> {
+    const value = await this.guard('get', () => this.cache.get<unknown>(this.config.cacheKey));
+    return value === failed ? undefined : parseEntry(value);
+  }
+
+  /** Write an entry; the store's TTL is a courtesy for clean-up, `expiresAt` decides validity. */
+  async write(entry: TokenEntry): Promise<void> {
+    const ttlMs = Math.max(1_000, entry.expiresAt - Date.now());
+    await this.guard('set', () => this.cache.set(this.config.cacheKey, { token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt }, ttlMs));
+  }
+
+  /** Delete the entry, whatever it holds. */
+  async delete(): Promise<void> {
+    await this.guard('del', () => this.cache.del(this.config.cacheKey));
+  }
+
+  /** Delete the entry only while it still holds `token`, so a newer token written by someone else survives. */
+  async deleteIf(token: string): Promise<void> {
+    const { atomic } = this;
+    if (atomic) {
+      await this.guard('compare-and-delete', () => atomic.compareAndDeleteToken(this.config.cacheKey, token));
+      return;
+    }
+    const current = await this.read();
+    if (current?.token === token) await this.guard('del', () => this.cache.del(this.config.cacheKey));
+  }
+
+  private async guard<T>(operation: string, op: () => Promise<T>): Promise<T | typeof failed> {
+    try {
+      const result = await bounded(Promise.resolve().then(op), this.config.cacheTimeoutMs, `cache ${operation}`);
+      if (!this.healthy) {
+        this.healthy = true;
+        this.logger.log(cacheRecoveredMessage(this.config));
+      }
+      return result;
+    } catch (error) {
+      if (this.healthy) {
+        this.healthy = false;
+        this.logger.warn(cacheUnavailableMessage(this.config, operation, describeError(error)));
+      }
+      return failed;
+    }
+  }
+}
+
+const failed: unique symbol = Symbol('failed');

@@ -1,0 +1,127 @@
+/**
+ * Ground floor: turning what came back from WeCom into a body, bytes, or a typed error. Shared by the gettoken
+ * fetcher and the client, so neither has to import the other.
+ */
+import { WeComApiError } from './errors/wecom-api.error';
+import { WeComTransportError } from './errors/wecom-transport.error';
+import { AppRef } from './wecom-token.messages';
+
+/** A WeCom JSON body: `errcode` is absent on some successes and non-zero on every failure. */
+export type WeComBody = Record<string, unknown> & { errcode?: number; errmsg?: string };
+
+/** What a response carries after decoding: a JSON body, or a file from a binary endpoint. */
+export type DecodedResponse = { kind: 'json'; body: WeComBody } | { kind: 'binary'; bytes: Buffer; contentType: string };
+
+/** The parts of an HTTP response this floor needs; an axios response fits. */
+export interface ResponseLike {
+  status: number;
+  headers?: unknown;
+  data: unknown;
+}
+
+/** A header value from axios' headers object or a plain record. */
+export function headerOf(headers: unknown, name: string): string {
+  if (!headers || typeof headers !== 'object') return '';
+  const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
+  const value = typeof h.get === 'function' ? h.get(name) : (h[name] ?? h[name.toLowerCase()]);
+  return value == null ? '' : String(value);
+}
+
+function toBuffer(data: unknown): Buffer | undefined {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
+}
+
+/** The errcode of a body, when it has a non-zero one. */
+export function failedErrcode(body: unknown): number | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const errcode = (body as WeComBody).errcode;
+  return typeof errcode === 'number' && errcode !== 0 ? errcode : undefined;
+}
+
+/**
+ * Decode a response: a non-2xx status, an HTML page or a truncated JSON body becomes a `WeComTransportError`;
+ * a file from a binary endpoint is returned as bytes. JSON bodies are parsed here (the client asks axios for raw
+ * data), so a truncated body is an error and never a string that a caller would mistake for a result.
+ */
+export function decodeResponse(ref: AppRef, method: string, path: string, res: ResponseLike): DecodedResponse {
+  const contentType = headerOf(res.headers, 'content-type').toLowerCase();
+  if (res.status < 200 || res.status >= 300) {
+    throw new WeComTransportError(ref, {
+      failure: 'http-status',
+      method,
+      path,
+      status: res.status,
+      problem: `HTTP ${res.status}${contentType ? ` with a ${contentType.split(';')[0]} body` : ''}`,
+    });
+  }
+  const bytes = toBuffer(res.data);
+  const looksJson = contentType.includes('json') || contentType.startsWith('text/plain') || contentType === '';
+  if (bytes && !looksJson) return { kind: 'binary', bytes, contentType };
+
+  let body: unknown = res.data;
+  if (bytes) body = bytes.toString('utf8');
+  if (typeof body === 'string') {
+    const text: string = body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new WeComTransportError(ref, {
+        failure: 'invalid-body',
+        method,
+        path,
+        status: res.status,
+        problem: `the body is not valid JSON (${text.length} bytes${contentType ? `, ${contentType.split(';')[0]}` : ''}): truncated, or not from WeCom`,
+      });
+    }
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new WeComTransportError(ref, { failure: 'invalid-body', method, path, status: res.status, problem: 'the body is not a JSON object' });
+  }
+  return { kind: 'json', body: body as WeComBody };
+}
+
+/** Throw `WeComApiError` when the body carries a non-zero errcode. */
+export function assertOk(ref: AppRef, path: string, body: WeComBody): WeComBody {
+  const errcode = failedErrcode(body);
+  if (errcode !== undefined) throw new WeComApiError(ref, path, errcode, typeof body.errmsg === 'string' ? body.errmsg : '');
+  return body;
+}
+
+const NETWORK_PROBLEMS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset before a response',
+  EPIPE: 'connection closed while sending',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ERR_SOCKET_CONNECTION_TIMEOUT: 'connection timed out',
+};
+
+/**
+ * A clean error from whatever a transport threw (an AxiosError carries the full URL, with `corpsecret` or
+ * `access_token`, in message, config and request: nothing of it is kept). Errors of this module pass through.
+ */
+export function toTransportError(ref: AppRef, method: string, path: string, error: unknown, timeoutMs: number): Error {
+  if (error instanceof WeComApiError || error instanceof WeComTransportError) return error;
+  const e = (error ?? {}) as { code?: unknown; response?: ResponseLike; message?: unknown };
+  if (e.response && typeof e.response.status === 'number') {
+    try {
+      decodeResponse(ref, method, path, e.response);
+    } catch (decoded) {
+      return decoded as Error;
+    }
+  }
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_SOCKET_CONNECTION_TIMEOUT') {
+    return new WeComTransportError(ref, { failure: 'timeout', method, path, code, problem: `no response within ${timeoutMs} ms (${code})` });
+  }
+  if (code === 'ERR_CANCELED') {
+    return new WeComTransportError(ref, { failure: 'network', method, path, code, problem: 'the request was cancelled' });
+  }
+  const problem = code ? `${NETWORK_PROBLEMS[code] ?? 'network error'} (${code})` : 'network error';
+  return new WeComTransportError(ref, { failure: 'network', method, path, ...(code ? { code } : {}), problem });
+}

@@ -1,0 +1,100 @@
+/**
+ * Validation and defaults of one app's options, run when the module starts.
+ */
+import type { Cache } from 'cache-manager';
+import { WeComConfigError } from './errors/wecom-config.error';
+import type { TokenLock } from './interfaces/token-lock.interface';
+import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.interface';
+import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './wecom-token.constants';
+import { AppRef, invalidOptionMessage } from './wecom-token.messages';
+import { Secret } from './redaction';
+
+/** The validated configuration of one app, defaults applied. The secret is wrapped so it cannot be printed. */
+export interface WeComTokenConfig extends AppRef {
+  secret: Secret;
+  agentId?: string;
+  baseUrl: string;
+  refreshAheadMs: number;
+  timeoutMs: number;
+  backgroundRefresh: boolean;
+  retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+  errorCooldownMs: number;
+  cacheTimeoutMs: number;
+  cache?: Cache;
+  lock?: TokenLock;
+  /** `wecom:v1:{corpId}:{sha256(secret)[0..16]}:access_token` */
+  cacheKey: string;
+}
+
+function nonEmptyString(app: string, option: string, value: unknown): string {
+  if (value === undefined || value === null) throw new WeComConfigError(invalidOptionMessage(app, option, 'is missing'));
+  if (typeof value !== 'string') throw new WeComConfigError(invalidOptionMessage(app, option, `must be a string, got ${typeof value}`));
+  if (value.trim() === '') throw new WeComConfigError(invalidOptionMessage(app, option, 'is empty'));
+  return value;
+}
+
+function number(app: string, option: string, value: unknown, fallback: number, min: number, integer = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new WeComConfigError(invalidOptionMessage(app, option, `must be a finite ${integer ? 'integer' : 'number'} ≥ ${min}, got ${String(value)}`));
+  }
+  return value;
+}
+
+/** Validate and default the options of app `name`; every message names the option and the app, never a secret. */
+export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, name: string): WeComTokenConfig {
+  if (!raw || typeof raw !== 'object') throw new WeComConfigError(invalidOptionMessage(name, 'options', `must be an object, got ${raw === null ? 'null' : typeof raw}`));
+  const corpId = nonEmptyString(name, 'corpId', raw.corpId).trim();
+  const secret = new Secret(nonEmptyString(name, 'secret', raw.secret));
+
+  const baseUrlRaw = raw.baseUrl === undefined ? DEFAULT_BASE_URL : nonEmptyString(name, 'baseUrl', raw.baseUrl);
+  let baseUrl: string;
+  try {
+    const url = new URL(baseUrlRaw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+    if (url.search || url.hash) throw new Error('query');
+    baseUrl = url.toString().replace(/\/+$/, '');
+  } catch {
+    throw new WeComConfigError(invalidOptionMessage(name, 'baseUrl', `must be an http(s) URL without query string, got '${baseUrlRaw}'`));
+  }
+
+  let agentId: string | undefined;
+  if (raw.agentId !== undefined && raw.agentId !== null) {
+    agentId = String(raw.agentId).trim();
+    if (!/^\d+$/.test(agentId)) throw new WeComConfigError(invalidOptionMessage(name, 'agentId', `must be a number, got '${agentId}'`));
+  }
+
+  const retry = raw.retry ?? {};
+  const cache = raw.cache;
+  if (cache !== undefined && (typeof cache !== 'object' || cache === null || typeof cache.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function')) {
+    throw new WeComConfigError(invalidOptionMessage(name, 'cache', 'must be a cache-manager Cache (get, set, del)'));
+  }
+  const lock = raw.lock;
+  if (lock !== undefined && (typeof lock !== 'object' || lock === null || typeof lock.acquire !== 'function')) {
+    throw new WeComConfigError(invalidOptionMessage(name, 'lock', 'must be a TokenLock (acquire)'));
+  }
+  if (raw.backgroundRefresh !== undefined && typeof raw.backgroundRefresh !== 'boolean') {
+    throw new WeComConfigError(invalidOptionMessage(name, 'backgroundRefresh', 'must be true or false'));
+  }
+
+  return {
+    app: name,
+    corpId,
+    secret,
+    ...(agentId !== undefined ? { agentId } : {}),
+    baseUrl,
+    refreshAheadMs: number(name, 'refreshAheadSeconds', raw.refreshAheadSeconds, DEFAULT_REFRESH_AHEAD_SECONDS, 0) * 1000,
+    timeoutMs: number(name, 'timeoutMs', raw.timeoutMs, DEFAULT_TIMEOUT_MS, 1, true),
+    backgroundRefresh: raw.backgroundRefresh ?? true,
+    retry: {
+      attempts: number(name, 'retry.attempts', retry.attempts, DEFAULT_RETRY.attempts, 1, true),
+      baseDelayMs: number(name, 'retry.baseDelayMs', retry.baseDelayMs, DEFAULT_RETRY.baseDelayMs, 0),
+      maxDelayMs: number(name, 'retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0),
+    },
+    errorCooldownMs: number(name, 'errorCooldownMs', raw.errorCooldownMs, DEFAULT_ERROR_COOLDOWN_MS, 0),
+    cacheTimeoutMs: number(name, 'cacheTimeoutMs', raw.cacheTimeoutMs, DEFAULT_CACHE_TIMEOUT_MS, 1),
+    ...(cache ? { cache } : {}),
+    ...(lock ? { lock } : {}),
+    cacheKey: `${CACHE_KEY_PREFIX}:${corpId}:${secret.fingerprint()}:access_token`,
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Every user-facing message of the module, as functions, so that wording lives in one place and no message can
+ * be given a secret by accident: none of these functions takes one.
+ */
+
+/** Who a message is about: the corp and the app (never the secret). */
+export interface AppRef {
+  corpId: string;
+  app: string;
+}
+
+const subject = ({ corpId, app }: AppRef): string => `corp ${corpId || '(no corpId)'}, app '${app}'`;
+
+/** What to check for each errcode that has a known cause. */
+const HINTS: Readonly<Record<number, string>> = {
+  [-1]: 'WeCom is busy; the call was retried with backoff and can be tried again later',
+  40001: 'the secret does not match the corpid, or it was reset in the admin console, or the app is disabled; check the secret of this app',
+  40013: 'the corpid is not valid; check corpId (My Company > Company Information > Corp ID)',
+  40014: 'the access_token is not valid (revoked, expired, or a token of another app); it was replaced and the call replayed once',
+  41001: 'the access_token is missing from the URL; this is a bug in the caller, please report it',
+  42001: 'the access_token expired; it was replaced and the call replayed once',
+  40056: 'the agentid is not valid for this app; check agentId',
+  40091: 'the secret is not valid, perhaps the secret of another corp; check the secret of this app',
+  45009: 'the API call limit was exceeded; WeCom blocks further calls for 60 s or 60 min, so gettoken is paused for a while',
+  45033: 'too many concurrent calls to this API; the call was retried with jittered backoff',
+  48001: 'this app is not authorised for this API; grant the permission in the admin console',
+  48002: 'this API is not allowed for this secret: a contacts-sync or customer-contact API needs that secret, not an app secret (or the reverse)',
+  48006: 'the permission was revoked; check the app in the admin console',
+  50003: 'the app is disabled; enable it in the admin console',
+  60020: 'the calling IP is not a trusted IP of this app (可信IP): add it in the admin console',
+};
+
+/** errcodes that say the credentials or the app's permissions are wrong: retrying cannot help. */
+export const CREDENTIAL_ERRCODES: ReadonlySet<number> = new Set([40001, 40013, 40091, 40056, 48001, 48002, 48006, 50003, 60020]);
+
+/** The IP WeCom saw, from an errmsg such as "…, from ip: 1.2.3.4, more info at …". */
+export function ipFromErrmsg(errmsg: string): string | undefined {
+  return /from ip:\s*([0-9a-fA-F.:]+)/.exec(errmsg)?.[1];
+}
+
+/** The hint for an errcode, with the IP WeCom saw where it matters. */
+export function hintFor(errcode: number, errmsg: string): string {
+  const hint = HINTS[errcode] ?? 'see https://developer.work.weixin.qq.com/document/path/90313 for this errcode';
+  if (errcode === 60020) {
+    const ip = ipFromErrmsg(errmsg);
+    return ip ? `${hint} (WeCom saw the call from ${ip})` : hint;
+  }
+  return hint;
+}
+
+/** Message of `WeComApiError`. */
+export function apiErrorMessage(ref: AppRef, path: string, errcode: number, errmsg: string): string {
+  return `WeCom ${path} failed with errcode ${errcode} for ${subject(ref)}: ${hintFor(errcode, errmsg)} (errmsg: ${errmsg})`;
+}
+
+/** Message of `WeComTransportError`. */
+export function transportErrorMessage(ref: AppRef, method: string, path: string, problem: string): string {
+  return `WeCom ${method.toUpperCase()} ${path} for ${subject(ref)} failed: ${problem}`;
+}
+
+/** A missing or invalid option found at start-up. */
+export function invalidOptionMessage(app: string, option: string, problem: string): string {
+  return `WeComTokenModule: option '${option}' of app '${app}' ${problem}`;
+}
+
+/** Two registrations with one name. */
+export function duplicateAppMessage(app: string, count: number): string {
+  return `WeComTokenModule: app '${app}' is registered ${count} times; give each forRoot/forRootAsync a distinct 'name'`;
+}
+
+/** forRootAsync without a way to make the options. */
+export function missingAsyncFactoryMessage(app: string): string {
+  return `WeComTokenModule.forRootAsync for app '${app}' needs useFactory, useClass or useExisting`;
+}
+
+/** A refresh failed but the held token is still valid, so it stays in service. */
+export function refreshFailedKeepingMessage(ref: AppRef, error: string, maskedToken: string, validForMs: number): string {
+  return `refresh failed for ${subject(ref)}; keeping ${maskedToken}, valid for ${Math.round(validForMs / 1000)} s more: ${error}`;
+}
+
+/** A token was fetched. */
+export function tokenFetchedMessage(ref: AppRef, maskedToken: string, expiresAt: number): string {
+  return `fetched access_token ${maskedToken} for ${subject(ref)}, expires at ${new Date(expiresAt).toISOString()}`;
+}
+
+/** The shared cache stopped answering in time. */
+export function cacheUnavailableMessage(ref: AppRef, operation: string, error: string): string {
+  return `shared token cache unavailable for ${subject(ref)} (${operation}: ${error}); serving from the in-process copy with in-process coordination until it answers again`;
+}
+
+/** The shared cache answers again. */
+export function cacheRecoveredMessage(ref: AppRef): string {
+  return `shared token cache answers again for ${subject(ref)}; using it again`;
+}
+
+/** The lock stopped answering in time. */
+export function lockUnavailableMessage(ref: AppRef, error: string): string {
+  return `token lock unavailable for ${subject(ref)} (${error}); coordinating within this process only until it answers again`;
+}
+
+/** WeCom's frequency limit was hit on gettoken. */
+export function rateLimitedMessage(ref: AppRef, pauseMs: number): string {
+  return `gettoken hit WeCom's frequency limit (45009) for ${subject(ref)}; no gettoken for ${Math.round(pauseMs / 1000)} s. Check for a token cache that is not shared or a loop calling gettoken`;
+}

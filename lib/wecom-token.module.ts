@@ -1,0 +1,58 @@
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { WeComConfigError } from './errors/wecom-config.error';
+import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenOptionsFactory } from './interfaces/wecom-token-options.interface';
+import { DEFAULT_APP_NAME } from './wecom-token.constants';
+import { invalidOptionMessage, missingAsyncFactoryMessage } from './wecom-token.messages';
+import { createAppProviders, exportedTokens } from './wecom-token.providers';
+import { getWeComOptionsToken } from './wecom-token.tokens';
+
+function appName(name: unknown): string {
+  if (name === undefined) return DEFAULT_APP_NAME;
+  if (typeof name !== 'string' || name.trim() === '') throw new WeComConfigError(invalidOptionMessage(String(name), 'name', 'must be a non-empty string'));
+  return name;
+}
+
+/**
+ * WeCom access tokens for NestJS. `forRoot` / `forRootAsync` register one app (one secret); give each further app
+ * a `name` and inject its services with `@InjectAccessTokenService(name)` / `@InjectWeComClient(name)`.
+ */
+@Module({})
+export class WeComTokenModule {
+  /** Register one app with static options. */
+  static forRoot(options: WeComTokenModuleOptions): DynamicModule {
+    const name = appName(options?.name);
+    return WeComTokenModule.assemble(name, options?.isGlobal, [], { provide: getWeComOptionsToken(name), useValue: options });
+  }
+
+  /** Register one app with options made by a factory, a class or an existing provider. */
+  static forRootAsync(options: WeComTokenModuleAsyncOptions): DynamicModule {
+    const name = appName(options?.name);
+    const optionsToken = getWeComOptionsToken(name);
+    const extra: Provider[] = [];
+    let optionsProvider: Provider;
+    if (options.useFactory) {
+      optionsProvider = { provide: optionsToken, useFactory: options.useFactory as (...args: unknown[]) => unknown, inject: options.inject ?? [] };
+    } else if (options.useClass || options.useExisting) {
+      const factoryClass = (options.useClass ?? options.useExisting)!;
+      if (options.useClass) extra.push({ provide: options.useClass, useClass: options.useClass });
+      optionsProvider = {
+        provide: optionsToken,
+        useFactory: (factory: WeComTokenOptionsFactory) => factory.createWeComTokenOptions(),
+        inject: [factoryClass],
+      };
+    } else {
+      throw new WeComConfigError(missingAsyncFactoryMessage(name));
+    }
+    return WeComTokenModule.assemble(name, options.isGlobal, options.imports ?? [], optionsProvider, ...extra);
+  }
+
+  private static assemble(name: string, isGlobal: boolean | undefined, imports: DynamicModule['imports'], ...optionProviders: Provider[]): DynamicModule {
+    return {
+      module: WeComTokenModule,
+      global: isGlobal === true,
+      imports: imports ?? [],
+      providers: [...optionProviders, ...createAppProviders(name)],
+      exports: exportedTokens(name),
+    };
+  }
+}
