@@ -1,10 +1,10 @@
-/** Unit specs beside the code (lib/**/*.spec.ts) and e2e tests in test/ (*.e2e-spec.ts). */
+// Unit specs beside the code (lib/**/*.spec.ts) and e2e tests in test/ (*.e2e-spec.ts).
 module.exports = {
   rootDir: __dirname,
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
   testRegex: ['lib/.*\\.spec\\.ts$', 'test/.*\\.e2e-spec\\.ts$'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/test/consumers/'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 30000,
 };
