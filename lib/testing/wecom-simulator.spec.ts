@@ -283,10 +283,16 @@ describe('WeComSimulator', () => {
       return Buffer.concat([allBytes, Buffer.from('\r\n--not-the-boundary\r\n\r\n'), allBytes.reverse()]);
     }
 
-    async function upload(sim: WeComSimulator, accessToken: string, bytes: Buffer, filename: string): Promise<WeComBody> {
+    async function upload(
+      sim: WeComSimulator,
+      accessToken: string,
+      bytes: Buffer,
+      filename: string,
+    ): Promise<WeComBody> {
       const form = new FormData();
       form.append('media', new Blob([bytes], { type: 'application/x-custom' }), filename);
-      return getJson(sim, `/cgi-bin/media/upload?access_token=${accessToken}&type=file`, { method: 'POST', body: form });
+      const path = `/cgi-bin/media/upload?access_token=${accessToken}&type=file`;
+      return getJson(sim, path, { method: 'POST', body: form });
     }
 
     it('round-trips binary bytes through upload and media/get', async () => {
@@ -294,12 +300,23 @@ describe('WeComSimulator', () => {
       const accessToken = await token(sim);
       const bytes = binaryFixture();
       const body = await upload(sim, accessToken, bytes, '报告 "q1".bin');
-      expect(body).toEqual({ errcode: 0, errmsg: '', type: 'file', media_id: expect.any(String), created_at: expect.stringMatching(/^\d+$/) });
+      expect(body).toEqual({
+        errcode: 0,
+        errmsg: '',
+        type: 'file',
+        media_id: expect.any(String),
+        created_at: expect.stringMatching(/^\d+$/),
+      });
       const mediaId = body.media_id as string;
 
       const stored = sim.uploadedMedia(mediaId)!;
       expect(stored.bytes.equals(bytes)).toBe(true);
-      expect(stored).toMatchObject({ filename: '报告 "q1".bin', contentType: 'application/x-custom', uploads: 1, type: 'file' });
+      expect(stored).toMatchObject({
+        filename: '报告 "q1".bin',
+        contentType: 'application/x-custom',
+        uploads: 1,
+        type: 'file',
+      });
 
       const download = await fetch(`${sim.baseUrl}/cgi-bin/media/get?access_token=${accessToken}&media_id=${mediaId}`);
       expect(download.status).toBe(200);
@@ -315,14 +332,9 @@ describe('WeComSimulator', () => {
     it('answers 44001 for a body that is not multipart, and 40004 for a bad type', async () => {
       const sim = await start();
       const accessToken = await token(sim);
-      expectWeComError(
-        await getJson(sim, `/cgi-bin/media/upload?access_token=${accessToken}&type=file`, { method: 'POST', body: 'x' }),
-        44001,
-      );
-      expectWeComError(
-        await getJson(sim, `/cgi-bin/media/upload?access_token=${accessToken}&type=pdf`, { method: 'POST', body: 'x' }),
-        40004,
-      );
+      const post = { method: 'POST', body: 'x' };
+      expectWeComError(await getJson(sim, `/cgi-bin/media/upload?access_token=${accessToken}&type=file`, post), 44001);
+      expectWeComError(await getJson(sim, `/cgi-bin/media/upload?access_token=${accessToken}&type=pdf`, post), 40004);
     });
 
     it('serves the seeded MEDIA_SAMPLE and media added with addMedia', async () => {
@@ -348,7 +360,8 @@ describe('WeComSimulator', () => {
     it('drops the connection: fetch rejects', async () => {
       const sim = await start();
       sim.failNext('gettoken', { kind: 'drop' });
-      await expect(fetch(`${sim.baseUrl}/cgi-bin/gettoken?corpid=${sim.corpId}&corpsecret=${sim.secretOf()}`)).rejects.toThrow();
+      const url = `${sim.baseUrl}/cgi-bin/gettoken?corpid=${sim.corpId}&corpsecret=${sim.secretOf()}`;
+      await expect(fetch(url)).rejects.toThrow('fetch failed');
       expect(sim.gettokenCalls('default')).toBe(1);
       expect(sim.requests[0]).toMatchObject({ status: 0, fault: { kind: 'drop' } });
       expect((await gettoken(sim)).errcode).toBe(0);

@@ -434,7 +434,9 @@ export class WeComSimulator {
     if (target !== 'gettoken' && target !== 'api' && !target.startsWith('/')) {
       throw new Error(`failNext target must be 'gettoken', 'api' or a path starting with '/', got '${target}'`);
     }
-    if (!Number.isInteger(times) || times < 1) throw new Error(`failNext times must be a positive integer, got ${times}`);
+    if (!Number.isInteger(times) || times < 1) {
+      throw new Error(`failNext times must be a positive integer, got ${times}`);
+    }
     if ('kind' in fault && fault.kind === 'delay' && !(Number.isFinite(fault.ms) && fault.ms >= 0)) {
       throw new Error(`a delay fault needs ms >= 0, got ${fault.ms}`);
     }
@@ -612,7 +614,13 @@ export class WeComSimulator {
   // ---- request handling ----
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const record: Mutable<SimulatedRequest> = { method: req.method ?? 'GET', path: '/', query: {}, status: 0, at: Date.now() };
+    const record: Mutable<SimulatedRequest> = {
+      method: req.method ?? 'GET',
+      path: '/',
+      query: {},
+      status: 0,
+      at: Date.now(),
+    };
     try {
       const url = new URL(req.url ?? '/', 'http://simulator.invalid');
       record.path = url.pathname;
@@ -793,7 +801,11 @@ export class WeComSimulator {
       kinds: ['app'],
       handle: (context) => this.mediaUpload(context),
     });
-    this.endpoints.set('/cgi-bin/media/get', { method: 'GET', kinds: ['app'], handle: (context) => this.mediaGet(context) });
+    this.endpoints.set('/cgi-bin/media/get', {
+      method: 'GET',
+      kinds: ['app'],
+      handle: (context) => this.mediaGet(context),
+    });
     this.endpoints.set('/cgi-bin/user/get', {
       method: 'GET',
       kinds: ['app', 'contacts'],
@@ -939,7 +951,8 @@ export class WeComSimulator {
   // ---- replies ----
 
   private error(errcode: number, errmsg?: string): Reply {
-    return this.json({ errcode, errmsg: this.withHint(errcode, errmsg ?? DEFAULT_ERRMSG[errcode] ?? 'simulated error') });
+    const text = errmsg ?? DEFAULT_ERRMSG[errcode] ?? 'simulated error';
+    return this.json({ errcode, errmsg: this.withHint(errcode, text) });
   }
 
   private withHint(errcode: number, errmsg: string): string {
@@ -968,7 +981,13 @@ export class WeComSimulator {
     if (emit) this.events.emit('request', record);
   }
 
-  private finish(record: Mutable<SimulatedRequest>, res: ServerResponse, answer: Reply, delayMs: number, emit = true): void {
+  private finish(
+    record: Mutable<SimulatedRequest>,
+    res: ServerResponse,
+    answer: Reply,
+    delayMs: number,
+    emit = true,
+  ): void {
     this.decided(record, answer, emit);
     const send = (): void => {
       if (res.destroyed || res.writableEnded) return;
@@ -1026,7 +1045,12 @@ function normaliseApps(
     }
     byName.set(
       app.name,
-      Object.freeze({ name: app.name, secret: app.secret, kind, ...(app.agentId === undefined ? {} : { agentId: app.agentId }) }),
+      Object.freeze({
+        name: app.name,
+        secret: app.secret,
+        kind,
+        ...(app.agentId === undefined ? {} : { agentId: app.agentId }),
+      }),
     );
   }
   return byName;
