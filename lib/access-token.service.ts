@@ -13,7 +13,7 @@ import { RefreshSchedule, TimeoutRegistry } from './refresh-schedule';
 import { TokenFetcher } from './token-fetcher';
 import { AtomicTokenInvalidation, TokenStore } from './token-store';
 import type { WeComTokenConfig } from './wecom-token.config';
-import { DEFAULT_RATE_LIMIT_COOLDOWN_MS, RATE_LIMITED_ERRCODE, REJECTED_TOKENS_REMEMBERED } from './wecom-token.constants';
+import { RATE_LIMITED_ERRCODE, REJECTED_TOKENS_REMEMBERED } from './wecom-token.constants';
 import { CREDENTIAL_ERRCODES, rateLimitedMessage, refreshFailedKeepingMessage, tokenFetchedMessage } from './wecom-token.messages';
 
 /** A token held in process, with the moment it is due for refresh. */
@@ -217,8 +217,8 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   private noteFailure(error: Error): void {
     const now = Date.now();
     if (error instanceof WeComApiError && error.errcode === RATE_LIMITED_ERRCODE) {
-      this.failure = { error, until: now + DEFAULT_RATE_LIMIT_COOLDOWN_MS };
-      this.logger.error(rateLimitedMessage(this.config, DEFAULT_RATE_LIMIT_COOLDOWN_MS));
+      this.failure = { error, until: now + this.config.rateLimitCooldownMs };
+      this.logger.error(rateLimitedMessage(this.config, this.config.rateLimitCooldownMs));
     } else if (error instanceof WeComApiError && CREDENTIAL_ERRCODES.has(error.errcode)) {
       this.failure = { error, until: now + this.config.errorCooldownMs };
       this.logger.error(error.message);

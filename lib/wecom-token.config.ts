@@ -5,7 +5,7 @@ import type { Cache } from 'cache-manager';
 import { WeComConfigError } from './errors/wecom-config.error';
 import type { TokenLock } from './interfaces/token-lock.interface';
 import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.interface';
-import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './wecom-token.constants';
+import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './wecom-token.constants';
 import { AppRef, invalidOptionMessage } from './wecom-token.messages';
 import { Secret } from './redaction';
 
@@ -19,6 +19,7 @@ export interface WeComTokenConfig extends AppRef {
   backgroundRefresh: boolean;
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   errorCooldownMs: number;
+  rateLimitCooldownMs: number;
   cacheTimeoutMs: number;
   cache?: Cache;
   lock?: TokenLock;
@@ -92,6 +93,7 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
       maxDelayMs: number(name, 'retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0),
     },
     errorCooldownMs: number(name, 'errorCooldownMs', raw.errorCooldownMs, DEFAULT_ERROR_COOLDOWN_MS, 0),
+    rateLimitCooldownMs: number(name, 'rateLimitCooldownMs', raw.rateLimitCooldownMs, DEFAULT_RATE_LIMIT_COOLDOWN_MS, 0),
     cacheTimeoutMs: number(name, 'cacheTimeoutMs', raw.cacheTimeoutMs, DEFAULT_CACHE_TIMEOUT_MS, 1),
     ...(cache ? { cache } : {}),
     ...(lock ? { lock } : {}),

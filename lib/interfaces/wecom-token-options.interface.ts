@@ -49,6 +49,11 @@ export interface WeComTokenModuleOptions {
    * answered without calling WeCom again, so that a crowd of callers cannot get the server's IP blocked. Default 30000.
    */
   errorCooldownMs?: number;
+  /**
+   * How long gettoken is paused after WeCom's frequency limit (45009) answered it: WeCom's blocks last 60 s or
+   * 60 min, and every call during a block extends nothing but the damage. Default 60000.
+   */
+  rateLimitCooldownMs?: number;
   /** Bound on every shared-cache and lock operation. Default 1000. */
   cacheTimeoutMs?: number;
 }
