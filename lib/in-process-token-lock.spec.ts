@@ -1,0 +1,24 @@
+import { InProcessTokenLock } from './in-process-token-lock';
+
+describe('InProcessTokenLock', () => {
+  it('one holder at a time; others get null at once; a lease expires; release frees it', async () => {
+    const lock = new InProcessTokenLock();
+    const release = await lock.acquire('k', 10_000);
+    expect(release).toEqual(expect.any(Function));
+    expect(await lock.acquire('k', 10_000)).toBeNull();
+    expect(await lock.acquire('other', 10_000)).not.toBeNull();
+    await release!();
+    const again = await lock.acquire('k', 1);
+    expect(again).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await lock.acquire('k', 1000)).not.toBeNull();
+    // a stale release (lease taken over) does not free the new holder's lease
+    await again!();
+    expect(await lock.acquire('k', 1000)).toBeNull();
+  });
+
+  it('two instances share nothing', async () => {
+    expect(await new InProcessTokenLock().acquire('k', 1000)).not.toBeNull();
+    expect(await new InProcessTokenLock().acquire('k', 1000)).not.toBeNull();
+  });
+});

@@ -1,0 +1,37 @@
+import { WeComApiError } from './errors/wecom-api.error';
+import { WeComTransportError } from './errors/wecom-transport.error';
+import { assertOk, decodeResponse, failedErrcode, toTransportError } from './wecom-body';
+
+const ref = { corpId: 'wwcorp', app: 'default' };
+
+describe('wecom-body', () => {
+  it('a body fails only when errcode is present and non-zero', () => {
+    expect(failedErrcode({ errcode: 0 })).toBeUndefined();
+    expect(failedErrcode({ media_id: 'x' })).toBeUndefined();
+    expect(failedErrcode({ errcode: 40014 })).toBe(40014);
+    expect(() => assertOk(ref, '/p', { errcode: 48002, errmsg: 'api forbidden' })).toThrow(WeComApiError);
+  });
+
+  it('decodes JSON from text, bytes or objects, and files by Content-Type', () => {
+    expect(decodeResponse(ref, 'GET', '/p', { status: 200, headers: { 'content-type': 'application/json' }, data: '{"a":1}' })).toEqual({ kind: 'json', body: { a: 1 } });
+    expect(decodeResponse(ref, 'GET', '/p', { status: 200, headers: { 'content-type': 'application/json' }, data: Buffer.from('{"a":2}') })).toEqual({ kind: 'json', body: { a: 2 } });
+    const file = decodeResponse(ref, 'GET', '/p', { status: 200, headers: { 'content-type': 'image/png' }, data: Buffer.from([1, 2]) });
+    expect(file).toEqual({ kind: 'binary', bytes: Buffer.from([1, 2]), contentType: 'image/png' });
+  });
+
+  it('a truncated body, an HTML page or a bad status is a WeComTransportError naming the app', () => {
+    const truncated = () => decodeResponse(ref, 'GET', '/cgi-bin/gettoken', { status: 200, headers: { 'content-type': 'application/json' }, data: '{"errcode":0,"acc' });
+    expect(truncated).toThrow(/invalid JSON|not valid JSON/);
+    expect(truncated).toThrow(WeComTransportError);
+    expect(() => decodeResponse(ref, 'GET', '/p', { status: 502, headers: { 'content-type': 'text/html' }, data: '<html>' })).toThrow(/HTTP 502 with a text\/html body/);
+    expect(() => decodeResponse(ref, 'GET', '/p', { status: 200, headers: { 'content-type': 'text/html' }, data: '<html>' })).toThrow(WeComTransportError);
+  });
+
+  it('maps network errors to clean transport errors and keeps nothing of the original', () => {
+    const raw = Object.assign(new Error('connect ECONNREFUSED http://x/cgi-bin/gettoken?corpsecret=LEAK'), { code: 'ECONNREFUSED', config: { url: '?corpsecret=LEAK' } });
+    const error = toTransportError(ref, 'GET', '/cgi-bin/gettoken', raw, 1000) as WeComTransportError;
+    expect(error.message).toBe("WeCom GET /cgi-bin/gettoken for corp wwcorp, app 'default' failed: connection refused (ECONNREFUSED)");
+    expect(JSON.stringify(error) + String(error.stack)).not.toContain('LEAK');
+    expect((toTransportError(ref, 'GET', '/p', { code: 'ECONNABORTED' }, 250) as WeComTransportError).failure).toBe('timeout');
+  });
+});
