@@ -84,6 +84,11 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     return this.config.baseUrl;
   }
 
+  /** @internal The bounded retry of transient failures configured for this app. */
+  get retryPolicy(): Readonly<WeComTokenConfig['retry']> {
+    return this.config.retry;
+  }
+
   /** Whether background refresh timers are set (backgroundRefresh on and ScheduleModule present). */
   get backgroundRefreshActive(): boolean {
     return this.schedule.enabled;
@@ -131,15 +136,17 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     await this.store.deleteIf(rejectedToken);
   }
 
-  /** @internal */
-  onModuleDestroy(): void {
+  /** @internal Stops the refresh timer, and closes a lock that can be closed (RedisTokenLock's own client). */
+  async onModuleDestroy(): Promise<void> {
     this.destroyed = true;
     this.schedule.stop();
+    const lock = this.config.lock as { close?: () => Promise<void> } | undefined;
+    if (typeof lock?.close === 'function') await lock.close().catch(() => undefined);
   }
 
   /** @internal */
-  onApplicationShutdown(): void {
-    this.onModuleDestroy();
+  onApplicationShutdown(): Promise<void> {
+    return this.onModuleDestroy();
   }
 
   private async getTokenSlow(): Promise<string> {

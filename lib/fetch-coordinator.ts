@@ -4,15 +4,13 @@
  * therefore delays the others by at most one lease, and a live one costs the fleet one gettoken.
  */
 import type { Logger } from '@nestjs/common';
-import { bounded, describeError } from './bounded';
+import { bounded, describeError, sleep } from './bounded';
 import type { TokenEntry } from './interfaces/token-entry.interface';
 import type { TokenLock } from './interfaces/token-lock.interface';
 import type { TokenFetcher } from './token-fetcher';
 import type { TokenStore } from './token-store';
 import type { WeComTokenConfig } from './wecom-token.config';
 import { lockUnavailableMessage } from './wecom-token.messages';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
 
 /** Decides whether an entry found in the shared cache saves a fetch. */
 export type EntryFilter = (entry: TokenEntry) => boolean;

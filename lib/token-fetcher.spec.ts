@@ -1,6 +1,7 @@
 import { WeComApiError } from './errors/wecom-api.error';
 import { WeComTransportError } from './errors/wecom-transport.error';
-import { backoffMs, isTransient } from './token-fetcher';
+import { backoffMs } from './bounded';
+import { isTransient } from './token-fetcher';
 
 const ref = { corpId: 'ww', app: 'a' };
 

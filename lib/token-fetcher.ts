@@ -3,6 +3,7 @@
  * The only place that reveals the secret, and only into the request's query string.
  */
 import axios, { AxiosInstance } from 'axios';
+import { backoffMs, sleep } from './bounded';
 import { WeComApiError } from './errors/wecom-api.error';
 import { WeComTransportError } from './errors/wecom-transport.error';
 import type { TokenEntry } from './interfaces/token-entry.interface';
@@ -17,13 +18,6 @@ export function isTransient(error: unknown): boolean {
   return false;
 }
 
-/** Jittered exponential backoff: between half and all of min(max, base·2^attempt). */
-export function backoffMs(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
 
 /** Fetches tokens of one app from gettoken. */
 export class TokenFetcher {

@@ -156,6 +156,18 @@ describe('the error table', () => {
       expect(sim.gettokenCalls()).toBe(3);
     });
 
+    it.each([-1, 45033])('%i on a GET: retried with backoff, bounded; a POST is not retried', async (errcode) => {
+      const { client } = await boot();
+      sim.failNext('/cgi-bin/department/list', { errcode }, 2);
+      expect(await client.get('/cgi-bin/department/list')).toMatchObject({ errcode: 0 });
+      expect(sim.calls('/cgi-bin/department/list')).toBe(3);
+      sim.failNext('/cgi-bin/message/send', { errcode });
+      const error = (await failure(client.post('/cgi-bin/message/send', { touser: 'zhangsan', msgtype: 'text', agentid: 1000002, text: { content: 'once' } }))) as WeComApiError;
+      expect(error.errcode).toBe(errcode);
+      expect(sim.calls('/cgi-bin/message/send')).toBe(1);
+      expect(sim.sentMessages).toHaveLength(0);
+    });
+
     it('41001: a bug, failed fast and not replayed', async () => {
       const { client } = await boot();
       sim.failNext('/cgi-bin/user/get', { errcode: 41001 });

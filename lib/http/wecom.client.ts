@@ -6,7 +6,10 @@ import type { HttpService } from '@nestjs/axios';
 import type { AxiosRequestConfig } from 'axios';
 import { firstValueFrom } from 'rxjs';
 import { AccessTokenService } from '../access-token.service';
+import { backoffMs, sleep } from '../bounded';
+import { WeComApiError } from '../errors/wecom-api.error';
 import { WeComTransportError } from '../errors/wecom-transport.error';
+import { TRANSIENT_ERRCODES } from '../wecom-token.constants';
 import { pathOf } from '../redaction';
 import { assertOk, decodeResponse, headerOf, toTransportError } from '../wecom-body';
 import type { AppRef } from '../wecom-token.messages';
@@ -92,10 +95,23 @@ export class WeComClient {
     return { corpId: this.tokens.corpId, app: this.tokens.appName };
   }
 
+  /**
+   * One call. A GET answered with -1 (busy) or 45033 (concurrency limit) is retried with jittered backoff, bounded
+   * by the app's `retry` option; a POST is not, since `message/send` and the like would then happen twice.
+   */
   private async call<T>(config: AxiosRequestConfig): Promise<T> {
-    const { decoded } = await this.send(config);
-    if (decoded.kind === 'binary') return decoded.bytes as unknown as T;
-    return assertOk(this.ref, pathOf(config.url), decoded.body) as T;
+    const { attempts, baseDelayMs, maxDelayMs } = this.tokens.retryPolicy;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { decoded } = await this.send(config);
+        if (decoded.kind === 'binary') return decoded.bytes as unknown as T;
+        return assertOk(this.ref, pathOf(config.url), decoded.body) as T;
+      } catch (error) {
+        const retriable = config.method === 'GET' && error instanceof WeComApiError && TRANSIENT_ERRCODES.has(error.errcode);
+        if (!retriable || attempt + 1 >= attempts) throw error;
+        await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs));
+      }
+    }
   }
 
   private async send(config: AxiosRequestConfig) {
