@@ -10,7 +10,7 @@ import { AddressInfo } from 'node:net';
 import { AccessTokenInterceptor, AccessTokenService, WeComApiError, WeComClient, WeComTokenModule, WeComTransportError } from '../lib';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext, FAST_RETRY } from './support/app';
-import { CapturingLogger, expectNoneOf, renderError } from './support/capture';
+import { CapturingLogger, expectNoneOf, failureRecorder, renderError } from './support/capture';
 
 /** Another host on loopback that records what it was sent. */
 async function startOtherHost(): Promise<{ server: Server; url: string; seen: string[] }> {
@@ -48,15 +48,7 @@ describe('WeComClient and AccessTokenInterceptor', () => {
     await sim.close();
   });
 
-  async function failure(promise: Promise<unknown>): Promise<Error> {
-    try {
-      await promise;
-    } catch (error) {
-      errors.push(error);
-      return error as Error;
-    }
-    throw new Error('expected a rejection');
-  }
+  const failure = failureRecorder(errors);
 
   it('attaches the token as the access_token query parameter; get and post resolve to the body', async () => {
     const user = await client.get<{ userid: string; name: string }>('/cgi-bin/user/get', { userid: 'zhangsan' });

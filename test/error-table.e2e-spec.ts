@@ -6,7 +6,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { AccessTokenService, WeComApiError, WeComClient, WeComTokenModule, WeComTransportError } from '../lib';
 import { SimulatedFault, WeComSimulator } from '../lib/testing';
 import { bootContext, FAST_RETRY, startSimulator } from './support/app';
-import { CapturingLogger, expectNoneOf, renderError } from './support/capture';
+import { CapturingLogger, expectNoneOf, failureRecorder, renderError } from './support/capture';
 
 describe('the error table', () => {
   let sim: WeComSimulator;
@@ -43,15 +43,7 @@ describe('the error table', () => {
     return { tokens, client };
   }
 
-  async function failure<T>(promise: Promise<T>): Promise<Error> {
-    try {
-      await promise;
-    } catch (error) {
-      errors.push(error);
-      return error as Error;
-    }
-    throw new Error('expected a rejection');
-  }
+  const failure = failureRecorder(errors);
 
   const gettokenFault = (fault: SimulatedFault, times = 1) => sim.failNext('gettoken', fault, times);
 

@@ -58,3 +58,16 @@ export function expectNoneOf(haystack: string, secrets: readonly string[]): void
     }
   }
 }
+
+/** A recorder of rejections: `failure(p)` resolves to the error `p` rejected with and keeps it for a later scan. */
+export function failureRecorder(errors: unknown[]): (promise: Promise<unknown>) => Promise<Error> {
+  return async (promise) => {
+    try {
+      await promise;
+    } catch (error) {
+      errors.push(error);
+      return error as Error;
+    }
+    throw new Error('expected a rejection');
+  };
+}
