@@ -191,7 +191,8 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     if (!force) {
       const shared = await this.store.read();
       if (shared && this.isServable(shared) && isNewer(shared, previous)) {
-        const adopted = this.adopt(shared, false);
+        // `previous` too: a same-token answer fetched by another instance is not refreshed again before it expires.
+        const adopted = this.adopt(shared, false, previous);
         // Due already (another instance is late to refresh it): serve it now, refresh once this load has settled.
         if (Date.now() >= adopted.refreshAt) setImmediate(() => this.refreshInBackground());
         return adopted;
@@ -202,7 +203,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
       this.failure = undefined;
       this.backgroundRetryAt = 0;
       if (fetched) this.rejected.delete(entry.token);
-      return this.adopt(entry, fetched, fetched ? previous : undefined);
+      return this.adopt(entry, fetched, previous);
     } catch (error) {
       this.noteFailure(error as Error);
       throw error;

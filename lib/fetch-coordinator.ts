@@ -39,23 +39,20 @@ export class FetchCoordinator {
   async obtain(good: EntryFilter): Promise<{ entry: TokenEntry; fetched: boolean }> {
     const lockKey = `${this.config.cacheKey}:lock`;
     const deadline = Date.now() + this.leaseMs;
-    let waited = false;
     let pause = 20;
     for (;;) {
       const release = await this.tryAcquire(lockKey);
       if (release) {
         try {
-          if (waited) {
-            // The previous holder may have finished just before its lease ran out.
-            const found = await this.store.read();
-            if (found && good(found)) return { entry: found, fetched: false };
-          }
+          // Read again under the lock, even on the first round: another instance may have fetched, written and
+          // released between our last read and this acquire (or the previous holder finished just in time).
+          const found = await this.store.read();
+          if (found && good(found)) return { entry: found, fetched: false };
           return { entry: await this.fetchAndShare(), fetched: true };
         } finally {
           await release().catch(() => undefined);
         }
       }
-      waited = true;
       if (Date.now() >= deadline) return { entry: await this.fetchAndShare(), fetched: true };
       await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));
       pause = Math.min(pause * 2, 250);

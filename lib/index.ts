@@ -10,3 +10,4 @@ export { getAccessTokenInterceptorName, getWeComOptionsToken } from './wecom-tok
 export { getWeComHttpServiceName } from './wecom-token.providers';
 export { maskToken } from './redaction';
 export { DEFAULT_APP_NAME, DEFAULT_BASE_URL, CACHE_KEY_PREFIX } from './wecom-token.constants';
+export * from './redis-token-lock';

@@ -44,7 +44,8 @@ export class TokenStore {
 
   /** The entry, or undefined when there is none, it is malformed, or the store did not answer in time. */
   async read(): Promise<TokenEntry | undefined> {
-    const value = await this.guard('get', () => this.cache.get<unknown>(this.config.cacheKey));
+    // cache-manager 7 turns a store error on get into a miss: only a hit proves that the store answers again.
+    const value = await this.guard('get', () => this.cache.get<unknown>(this.config.cacheKey), (found) => found !== undefined && found !== null);
     return value === failed ? undefined : parseEntry(value);
   }
 
@@ -70,10 +71,10 @@ export class TokenStore {
     if (current?.token === token) await this.guard('del', () => this.cache.del(this.config.cacheKey));
   }
 
-  private async guard<T>(operation: string, op: () => Promise<T>): Promise<T | typeof failed> {
+  private async guard<T>(operation: string, op: () => Promise<T>, proves: (result: T) => boolean = () => true): Promise<T | typeof failed> {
     try {
       const result = await bounded(Promise.resolve().then(op), this.config.cacheTimeoutMs, `cache ${operation}`);
-      if (!this.healthy) {
+      if (!this.healthy && proves(result)) {
         this.healthy = true;
         this.logger.log(cacheRecoveredMessage(this.config));
       }

@@ -1,0 +1,280 @@
+/**
+ * The fleet's lock, in Redis: a lease taken with `SET key owner NX PX ttl` and released only by its owner (one Lua
+ * script compares and deletes). It also deletes the shared cache entry only while it holds a rejected token, in one
+ * atomic step, so that a revocation wave across the fleet costs one gettoken.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { TokenLock } from './interfaces/token-lock.interface';
+import type { AtomicTokenInvalidation } from './token-store';
+
+/**
+ * The part of a connected node-redis client (v4 or v5, single node or cluster) that the lock uses.
+ * `createClient()` and `createCluster()` of `redis` / `@redis/client` fit it.
+ */
+export interface RedisLockClient {
+  set(key: string, value: string, options: { NX: true; PX: number }): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+/** Settings shared by both ways of building a `RedisTokenLock`. */
+export interface RedisTokenLockCommonOptions {
+  /**
+   * Bound on one Redis command, and on the first connection before the first command. Default 1000 ms. A lease
+   * that Redis grants after this bound is given back at once.
+   */
+  commandTimeoutMs?: number;
+}
+
+/** Build the lock with its own client: it connects on first use, reconnects forever, and is closed by `close()`. */
+export interface RedisTokenLockUrlOptions extends RedisTokenLockCommonOptions {
+  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…`. */
+  url: string;
+  /** Longest pause between two reconnection attempts while Redis is away. Default 2000 ms. */
+  maxReconnectDelayMs?: number;
+}
+
+/** Build the lock on a connected client that the application owns (and closes). */
+export interface RedisTokenLockClientOptions extends RedisTokenLockCommonOptions {
+  /** A connected node-redis v4/v5 client; the lock never closes it. */
+  client: RedisLockClient;
+}
+
+/** Options of {@link RedisTokenLock}: `{ url }` or `{ client }`. */
+export type RedisTokenLockOptions = RedisTokenLockUrlOptions | RedisTokenLockClientOptions;
+
+/** The lock's own `@redis/client` v5 client, as far as it is used here. */
+interface OwnClient extends RedisLockClient {
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): void;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** Delete the lease only while it is still ours. */
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * Delete the cache entry only while it holds the rejected token. The entry is JSON: either cache-manager/Keyv's
+ * wrapper `{"value":{"token":…},"expires":…}` (Keyv escapes a string that starts with ':' by doubling the ':') or a
+ * bare `{"token":…,"expiresAt":…}` written by a service in another language. Anything else is left alone.
+ */
+const COMPARE_AND_DELETE_TOKEN_SCRIPT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, decoded = pcall(cjson.decode, raw)
+if not ok or type(decoded) ~= 'table' then return 0 end
+local token = decoded.token
+local value = decoded.value
+if type(value) == 'string' then
+  local okInner, inner = pcall(cjson.decode, value)
+  if okInner and type(inner) == 'table' then value = inner end
+end
+if type(value) == 'table' then
+  token = value.token
+  if type(token) == 'string' and string.sub(token, 1, 1) == ':' then token = string.sub(token, 2) end
+end
+if token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
+const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
+
+/** `redis://host:port/db` without user or password, for messages. */
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return 'the configured Redis';
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : 'unknown error';
+}
+
+function positive(value: number | undefined, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`RedisTokenLock: option '${option}' must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * A `TokenLock` shared by every instance of a fleet through Redis. Give it the same Redis as the shared cache
+ * (`createKeyv(url)` of `@keyv/redis`, no namespace), so that `invalidate(rejectedToken)` is one atomic
+ * compare-and-delete of the shared entry.
+ *
+ * ```ts
+ * WeComTokenModule.forRoot({ corpId, secret, lock: new RedisTokenLock({ url: process.env.REDIS_URL }) })
+ * ```
+ *
+ * Built from `{ url }`, it loads `@redis/client` (an optional peer dependency) on first use, connects lazily,
+ * never queues commands while Redis is away (they fail at once, and the module coordinates within the process
+ * until Redis returns), reconnects with capped backoff for as long as it lives, and is closed by `close()`, which
+ * `WeComTokenModule` calls on shutdown.
+ */
+export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation {
+  private readonly commandTimeoutMs: number;
+  private readonly url?: string;
+  private readonly maxReconnectDelayMs: number;
+  private readonly target: string;
+  private client?: RedisLockClient;
+  private own?: OwnClient;
+  private firstConnect?: Promise<unknown>;
+  private everReady = false;
+  /** The first connection already had its wait: until Redis answers, fail at once. */
+  private gaveUpWaiting = false;
+  private initialWait?: Promise<unknown>;
+  private lastError?: string;
+  private closed = false;
+
+  constructor(options: RedisTokenLockOptions) {
+    if (!options || typeof options !== 'object') throw new TypeError('RedisTokenLock: options must be { url } or { client }');
+    this.commandTimeoutMs = positive(options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs');
+    if ('client' in options && options.client !== undefined) {
+      const client = options.client as Partial<RedisLockClient> | null;
+      if (!client || typeof client.set !== 'function' || typeof client.eval !== 'function') {
+        throw new TypeError('RedisTokenLock: option \'client\' must be a connected node-redis client (with set and eval)');
+      }
+      this.client = options.client;
+      this.target = 'the given Redis client';
+      this.maxReconnectDelayMs = DEFAULT_MAX_RECONNECT_DELAY_MS;
+    } else {
+      const { url } = options as RedisTokenLockUrlOptions;
+      if (typeof url !== 'string' || url.trim() === '') throw new TypeError('RedisTokenLock: option \'url\' must be a redis:// or rediss:// URL');
+      this.url = url;
+      this.target = describeUrl(url);
+      this.maxReconnectDelayMs = positive((options as RedisTokenLockUrlOptions).maxReconnectDelayMs, DEFAULT_MAX_RECONNECT_DELAY_MS, 'maxReconnectDelayMs');
+    }
+  }
+
+  /** Take the lease `key` for `ttlMs`, or resolve null at once when another owner holds it. */
+  async acquire(key: string, ttlMs: number): Promise<(() => Promise<void>) | null> {
+    const client = await this.ready();
+    const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const reply = await this.bounded(client.set(key, owner, { NX: true, PX: px }), 'SET NX', (late) => {
+      // Granted after we gave up: give it back, so nobody waits for a lease that no one uses.
+      if (late === 'OK') client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [owner] }).catch(() => undefined);
+    });
+    if (reply !== 'OK') return null;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      await this.bounded(client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [owner] }), 'release');
+    };
+  }
+
+  /** Delete the shared cache entry `key` only while it holds `token` (atomic; Keyv's wrapper or a bare entry). */
+  async compareAndDeleteToken(key: string, token: string): Promise<void> {
+    const client = await this.ready();
+    await this.bounded(client.eval(COMPARE_AND_DELETE_TOKEN_SCRIPT, { keys: [key], arguments: [token] }), 'compare-and-delete');
+  }
+
+  /** Whether the lock can talk to Redis right now (always true for a client given by the application). */
+  get isReady(): boolean {
+    if (this.closed) return false;
+    return this.own ? this.own.isReady : this.client !== undefined;
+  }
+
+  /** Close the lock's own client (a client given by the application is left open). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const own = this.own;
+    this.own = undefined;
+    if (!own) return;
+    try {
+      if (own.isReady) await own.close();
+      else own.destroy();
+    } catch {
+      own.destroy();
+    }
+  }
+
+  /** Same as {@link close}. */
+  disconnect(): Promise<void> {
+    return this.close();
+  }
+
+  /** The client, connecting the own one on first use; afterwards a client that is away fails at once. */
+  private async ready(): Promise<RedisLockClient> {
+    if (this.closed) throw new Error(`RedisTokenLock for ${this.target} is closed`);
+    if (this.client && !this.own) return this.client;
+    const own = this.own ?? this.connect();
+    if (!own.isReady && !this.everReady && !this.gaveUpWaiting && this.firstConnect) {
+      // The first connection gets one bounded wait, shared by concurrent callers; afterwards a client that is
+      // away fails at once.
+      this.initialWait ??= this.bounded(this.firstConnect, 'connect').finally(() => {
+        this.gaveUpWaiting = true;
+      });
+      await this.initialWait.catch(() => undefined);
+    }
+    if (!own.isReady) throw new Error(`Redis at ${this.target} is offline${this.lastError ? ` (${this.lastError})` : ''}`);
+    return own;
+  }
+
+  private connect(): OwnClient {
+    let redis: { createClient(options: object): unknown };
+    try {
+      // Loaded here, not at the top: applications without Redis never load it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      redis = require('@redis/client') as typeof redis;
+    } catch {
+      throw new Error('RedisTokenLock({ url }) needs the package @redis/client (npm install @redis/client), or pass { client }');
+    }
+    const maxDelay = this.maxReconnectDelayMs;
+    const own = redis.createClient({
+      url: this.url,
+      // Fail at once while Redis is away instead of queueing: callers fall back to in-process coordination.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: this.commandTimeoutMs,
+        // Keep trying for as long as the lock lives, so that the fleet goes back to Redis when it returns.
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 16), maxDelay) + Math.floor(Math.random() * 50),
+      },
+    }) as OwnClient;
+    own.on('error', (error: unknown) => {
+      this.lastError = messageOf(error);
+    });
+    own.on('ready', () => {
+      this.everReady = true;
+      this.lastError = undefined;
+    });
+    this.own = own;
+    this.client = own;
+    this.firstConnect = own.connect().catch((error: unknown) => {
+      this.lastError = messageOf(error);
+    });
+    return own;
+  }
+
+  /** `promise`, or a rejection after `commandTimeoutMs`; `late` sees a value that arrives after the bound. */
+  private bounded<T>(promise: Promise<T>, operation: string, late?: (value: T) => void): Promise<T> {
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`Redis at ${this.target} did not answer ${operation} within ${this.commandTimeoutMs} ms`));
+      }, this.commandTimeoutMs);
+      timer.unref?.();
+    });
+    const settled = promise.then(
+      (value) => {
+        if (timedOut) late?.(value);
+        return value;
+      },
+      (error: unknown) => {
+        throw new Error(`Redis at ${this.target} failed ${operation}: ${messageOf(error)}`);
+      },
+    );
+    settled.catch(() => undefined);
+    return Promise.race([settled, timeout]).finally(() => clearTimeout(timer));
+  }
+}

@@ -1,0 +1,164 @@
+/*
+ * One instance of a fleet, in its own Node process: loads the BUILT package from dist/ the way an application does,
+ * boots a NestJS application context with the documented Redis recipe (CacheModule + createKeyv, RedisTokenLock),
+ * and answers commands from the test over IPC. Configuration comes as JSON in argv[2].
+ */
+'use strict';
+require('reflect-metadata');
+const { join } = require('node:path');
+const { NestFactory } = require('@nestjs/core');
+const { CacheModule } = require('@nestjs/cache-manager');
+const { createKeyv } = require('@keyv/redis');
+const dist = join(__dirname, '..', '..', 'dist');
+const { AccessTokenService, RedisTokenLock, WeComClient, WeComTokenModule } = require(dist);
+
+const config = JSON.parse(process.argv[2]);
+
+/** Every log line of the instance, so that the test can scan them for secrets and whole tokens. */
+class CapturingLogger {
+  constructor() {
+    this.lines = [];
+  }
+  keep(level, message, rest) {
+    const text = [message, ...rest].map((part) => (typeof part === 'string' ? part : require('node:util').inspect(part, { depth: 5 }))).join(' ');
+    this.lines.push(`${level} ${text}`);
+  }
+  log(message, ...rest) {
+    this.keep('log', message, rest);
+  }
+  error(message, ...rest) {
+    this.keep('error', message, rest);
+  }
+  warn(message, ...rest) {
+    this.keep('warn', message, rest);
+  }
+  debug(message, ...rest) {
+    this.keep('debug', message, rest);
+  }
+  verbose(message, ...rest) {
+    this.keep('verbose', message, rest);
+  }
+  fatal(message, ...rest) {
+    this.keep('fatal', message, rest);
+  }
+}
+
+const logger = new CapturingLogger();
+let app;
+let tokens;
+let client;
+let lock;
+let keyv;
+let loop;
+
+async function boot() {
+  class FleetWorkerModule {}
+  lock = new RedisTokenLock({ url: config.redisUrl });
+  const imports = [
+    // The recipe of the README: a global CacheModule whose store is Keyv on Redis, without a namespace, so the
+    // entry sits under exactly the documented key; no offline queue, errors surfaced, so an outage fails fast.
+    CacheModule.registerAsync({
+      isGlobal: true,
+      useFactory: () => {
+        keyv = createKeyv({ url: config.redisUrl, disableOfflineQueue: true }, { throwOnErrors: true });
+        return { stores: [keyv] };
+      },
+    }),
+    WeComTokenModule.forRoot({
+      corpId: config.corpId,
+      secret: config.secret,
+      baseUrl: config.baseUrl,
+      lock,
+      timeoutMs: config.timeoutMs ?? 5000,
+      cacheTimeoutMs: config.cacheTimeoutMs ?? 1000,
+      retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
+    }),
+  ];
+  if (config.schedule) imports.push(require('@nestjs/schedule').ScheduleModule.forRoot());
+  app = await NestFactory.createApplicationContext({ module: FleetWorkerModule, imports }, { logger, abortOnError: false });
+  tokens = app.get(AccessTokenService);
+  client = app.get(WeComClient);
+}
+
+function describe(error) {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+async function calls(n, path, params) {
+  const started = Date.now();
+  const results = await Promise.allSettled(Array.from({ length: n }, () => client.get(path, params)));
+  const failures = results.filter((r) => r.status === 'rejected').map((r) => describe(r.reason));
+  return { ok: n - failures.length, failed: failures.length, failures: failures.slice(0, 5), ms: Date.now() - started };
+}
+
+const commands = {
+  async tokens({ n }) {
+    const started = Date.now();
+    const got = await Promise.all(Array.from({ length: n }, () => tokens.getToken()));
+    return { tokens: [...new Set(got)], ms: Date.now() - started };
+  },
+  async calls({ n, path, params }) {
+    return calls(n, path, params);
+  },
+  async peek() {
+    return tokens.peek() ?? null;
+  },
+  async loopStart({ intervalMs, concurrency, path, params }) {
+    const stats = { rounds: 0, ok: 0, failed: 0, failures: [], maxMs: 0 };
+    let stopped = false;
+    const run = async () => {
+      while (!stopped) {
+        const result = await calls(concurrency, path, params);
+        stats.rounds += 1;
+        stats.ok += result.ok;
+        stats.failed += result.failed;
+        stats.maxMs = Math.max(stats.maxMs, result.ms);
+        for (const failure of result.failures) if (stats.failures.length < 5) stats.failures.push(failure);
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      }
+    };
+    loop = { stats, done: run(), stop: () => (stopped = true) };
+    return { started: true };
+  },
+  async loopStop() {
+    if (!loop) return null;
+    loop.stop();
+    await loop.done;
+    const { stats } = loop;
+    loop = undefined;
+    return stats;
+  },
+  async redisReady() {
+    const store = keyv && keyv.store && keyv.store.client;
+    return { lock: lock.isReady, cache: Boolean(store && store.isReady) };
+  },
+  async logs() {
+    return logger.lines;
+  },
+  async close() {
+    if (loop) await commands.loopStop();
+    await app.close();
+    // What is still open once the application is closed (the IPC channel aside): should be nothing of ours.
+    await new Promise((resolve) => setImmediate(resolve));
+    return process.getActiveResourcesInfo();
+  },
+};
+
+process.on('message', async (message) => {
+  const { id, cmd, args } = message;
+  try {
+    const result = await commands[cmd](args ?? {});
+    process.send({ id, ok: true, result });
+  } catch (error) {
+    process.send({ id, ok: false, error: describe(error) });
+  }
+});
+
+boot().then(
+  () => process.send({ ready: true, pid: process.pid }),
+  (error) => {
+    process.send({ ready: false, error: describe(error) });
+    process.exitCode = 1;
+    process.disconnect();
+  },
+);
