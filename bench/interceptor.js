@@ -1,0 +1,157 @@
+'use strict';
+/**
+ * 3. Interceptor overhead: requests/s of WeComClient.post against axios posting with a hand-appended token, both to
+ * one simulator on loopback, in interleaved rounds (ABBA, so that drift hits both alike). The simulator runs in a
+ * child process: its CPU time is then not charged to the client under test, which makes the overhead look larger,
+ * not smaller, than with the server in-process.
+ */
+const axios = require('axios');
+const { bootContext, fmtInt, fmtRatio, forkWorker, lib, median, nowMs, size } = require('./support');
+
+const PATH = '/cgi-bin/message/send';
+
+/** `count` calls of fn, `concurrency` at a time: requests/s and CPU µs per request. Any failure fails the part. */
+async function drive(count, concurrency, fn) {
+  let started = 0;
+  let failure;
+  const worker = async () => {
+    while (started < count && !failure) {
+      started++;
+      try {
+        await fn();
+      } catch (error) {
+        failure = error;
+      }
+    }
+  };
+  const t0 = nowMs();
+  const cpu0 = process.cpuUsage();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const ms = nowMs() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  if (failure) throw failure;
+  return { rps: (count / ms) * 1000, cpuUs: (cpu.user + cpu.system) / count };
+}
+
+async function run(report) {
+  const { WeComClient, AccessTokenService, WeComTokenModule } = lib();
+  const simWorker = forkWorker('sim-process.js', { env: { BENCH_SIM_OPTIONS: '{}' } });
+  let app;
+  try {
+    const info = await simWorker.ready;
+    const { secret, agentId } = info.apps[0];
+    app = await bootContext([WeComTokenModule.forRoot({ corpId: info.corpId, secret, baseUrl: info.baseUrl, timeoutMs: 10_000 })]);
+    const client = app.get(WeComClient);
+    const token = await app.get(AccessTokenService).getToken();
+    const body = { touser: 'zhangsan', msgtype: 'text', agentid: agentId, text: { content: 'benchmark' } };
+
+    // What an application writes without the module: the token appended by hand, the errcode checked.
+    const raw = axios.create({ baseURL: info.baseUrl, timeout: 10_000 });
+    const handPost = async () => {
+      const { data } = await raw.post(`${PATH}?access_token=${encodeURIComponent(token)}`, body);
+      if (data.errcode !== 0) throw new Error(`message/send answered ${data.errcode} ${data.errmsg}`);
+      return data;
+    };
+    const oursPost = () => client.post(PATH, body);
+
+    const perRound = size(1_500, 60);
+    const concurrency = size(32, 8);
+    const pairs = size(10, 1);
+    // Warm both paths (JIT, sockets) before timing.
+    for (let i = 0; i < size(3, 1); i++) {
+      await drive(size(1_000, 20), concurrency, handPost);
+      await drive(size(1_000, 20), concurrency, oursPost);
+    }
+    const ours = [];
+    const base = [];
+    for (let i = 0; i < pairs; i++) {
+      const order = i % 2 === 0 ? ['base', 'ours'] : ['ours', 'base'];
+      for (const who of order) {
+        await simWorker.call('resetCounters');
+        if (who === 'ours') ours.push(await drive(perRound, concurrency, oursPost));
+        else base.push(await drive(perRound, concurrency, handPost));
+      }
+    }
+    // Where the overhead goes: the same POST, one layer of WeComClient added at a time (client CPU per request).
+    const { HttpService } = require('@nestjs/axios');
+    const { firstValueFrom } = require('rxjs');
+    const bareHttp = new HttpService(raw);
+    const steps = {
+      'axios, token appended to the URL': handPost,
+      'axios, token as params': async () => {
+        const { data } = await raw.post(PATH, body, { params: { access_token: token } });
+        if (data.errcode !== 0) throw new Error(`message/send answered ${data.errcode}`);
+      },
+      'HttpService.post (Observable + CancelToken), token in URL': async () => {
+        const { data } = await firstValueFrom(bareHttp.post(`${PATH}?access_token=${encodeURIComponent(token)}`, body));
+        if (data.errcode !== 0) throw new Error(`message/send answered ${data.errcode}`);
+      },
+      'client.http.axiosRef.post (interceptor, no Observable)': async () => {
+        const { data } = await client.http.axiosRef.post(PATH, body);
+        if (data.errcode !== 0) throw new Error(`message/send answered ${data.errcode}`);
+      },
+      'WeComClient.post': oursPost,
+    };
+    const cpu = Object.fromEntries(Object.keys(steps).map((k) => [k, []]));
+    for (let round = 0; round < size(4, 1); round++) {
+      for (const [name, fn] of Object.entries(steps)) cpu[name].push((await drive(size(1_000, 20), concurrency, fn)).cpuUs);
+    }
+    report.line('  attribution, client CPU µs per request (median of rounds):');
+    const handCpu = median(cpu['axios, token appended to the URL']);
+    const attribution = {};
+    for (const [name, values] of Object.entries(cpu)) {
+      const m = median(values);
+      attribution[name] = m - handCpu;
+      report.line(`    ${name.padEnd(58)} ${m.toFixed(0).padStart(4)} µs (${m >= handCpu ? '+' : ''}${(m - handCpu).toFixed(0)})`);
+    }
+
+    const counters = await simWorker.call('counters');
+    if (counters.gettoken !== 0) throw new Error(`interceptor: ${counters.gettoken} gettoken calls during a warm run`);
+    // The overhead of each pair (its two rounds ran back to back), then the median pair: robust to a neighbour
+    // that steals CPU for a while, which shifts both rounds of a pair alike.
+    const o = median(ours.map((r) => r.rps));
+    const b = median(base.map((r) => r.rps));
+    const overhead = median(ours.map((r, i) => 1 - r.rps / base[i].rps));
+    const oCpu = median(ours.map((r) => r.cpuUs));
+    const bCpu = median(base.map((r) => r.cpuUs));
+    report.line(`  ${pairs} interleaved pairs of ${fmtInt(perRound)} POSTs at concurrency ${concurrency}, simulator in a child process`);
+    report.line(`  req/s per round: ours [${ours.map((r) => fmtInt(r.rps)).join(', ')}], axios [${base.map((r) => fmtInt(r.rps)).join(', ')}]`);
+    report.line(`  client CPU per request: ours ${oCpu.toFixed(0)} µs, axios ${bCpu.toFixed(0)} µs (+${(oCpu - bCpu).toFixed(0)} µs)`);
+    let why;
+    if (overhead > 0.1) {
+      const us = (k) => `${attribution[k] >= 0 ? '+' : ''}${attribution[k].toFixed(0)} µs`;
+      why =
+        `overhead ${(overhead * 100).toFixed(1)}% in req/s (target 10%), client CPU ${oCpu.toFixed(0)} against ${bCpu.toFixed(0)} µs per request. ` +
+          `Attribution against axios with the token in the URL: WeComClient.post ${us('WeComClient.post')}, of which ` +
+          `@nestjs/axios HttpService alone (its Observable makes a CancelToken per request and cancels it on teardown, which builds a CanceledError with a stack) ` +
+          `${us('HttpService.post (Observable + CancelToken), token in URL')}, while the interceptor on the bare axios instance costs ` +
+          `${us('client.http.axiosRef.post (interceptor, no Observable)')}. WeComClient.send (lib/http/wecom.client.ts) going through ` +
+          `this.http.axiosRef.request() instead of firstValueFrom(this.http.request()) would save the HttpService share; the rest is the ` +
+          `interceptor (async request hook, two URL parses, the body decoded twice on the way back) and the client's own arraybuffer decoding.`;
+      report.note(why);
+    }
+    report.row({
+      figure: 'WeComClient.post vs axios + hand-appended token',
+      ours: `${fmtInt(o)} req/s`,
+      baseline: `${fmtInt(b)} req/s`,
+      ratio: `${fmtRatio(1 - overhead)} (overhead ${(overhead * 100).toFixed(1)}%)`,
+      target: 'overhead ≤ 10%',
+      met: overhead <= 0.1,
+      ...(why ? { why } : {}),
+    });
+    report.row({
+      figure: 'client CPU per request (same rounds)',
+      ours: `${oCpu.toFixed(0)} µs`,
+      baseline: `${bCpu.toFixed(0)} µs`,
+      ratio: `${fmtRatio(oCpu / bCpu)} ours/axios`,
+      target: '—',
+      met: null,
+    });
+    return { ours: o, base: b, overhead, oCpu, bCpu };
+  } finally {
+    if (app) await app.close();
+    await simWorker.stop();
+  }
+}
+
+module.exports = { run };

@@ -1,0 +1,170 @@
+'use strict';
+/**
+ * `npm run bench`: builds, then runs every benchmark part against the BUILT package and prints one table of ratios
+ * against baselines measured in the same run. Writes bench/RESULTS.md, except in smoke mode.
+ *
+ *   node bench/run.js            full sizes (a few minutes on 2 cores)
+ *   node bench/run.js --smoke    tiny sizes, every part, a few seconds; BENCH_SMOKE=1 does the same
+ *   node bench/run.js --only=hot,herd   a subset (keys: hot, herd, interceptor, boundary, fleet, scale)
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { SMOKE, killChildren } = require('./support');
+
+const PARTS = [
+  { key: 'hot', title: '1. hot path', module: './hot-path' },
+  { key: 'herd', title: '2. herd', module: './herd' },
+  { key: 'interceptor', title: '3. interceptor overhead', module: './interceptor' },
+  { key: 'boundary', title: '4. refresh boundary', module: './boundary' },
+  { key: 'fleet', title: '5. fleet', module: './fleet' },
+  { key: 'scale', title: '6. scale', module: './scale' },
+];
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cores: cpus.length,
+    cpu: cpus[0] ? cpus[0].model.trim() : 'unknown',
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${process.arch}`,
+  };
+}
+
+function pad(text, width) {
+  const s = String(text);
+  // Count code points: the table holds '×', 'µ', '≤', '—', one column each in a terminal.
+  const length = [...s].length;
+  return length >= width ? s : s + ' '.repeat(width - length);
+}
+
+const COLUMNS = [
+  ['part', (r) => r.part],
+  ['figure', (r) => r.figure],
+  ['ours (median)', (r) => r.ours],
+  ['baseline (median)', (r) => r.baseline],
+  ['ratio', (r) => r.ratio],
+  ['target', (r) => r.target],
+  ['met', (r) => (r.met === true ? 'yes' : r.met === false ? 'NO' : '—')],
+];
+
+function textTable(rows) {
+  const cells = rows.map((r) => COLUMNS.map(([, get]) => String(get(r) ?? '')));
+  const widths = COLUMNS.map(([title], i) => Math.max([...title].length, ...cells.map((c) => [...c[i]].length)));
+  const line = (values) => values.map((v, i) => pad(v, widths[i])).join(' │ ');
+  const rule = widths.map((w) => '─'.repeat(w)).join('─┼─');
+  return [line(COLUMNS.map(([title]) => title)), rule, ...cells.map(line)].join('\n');
+}
+
+function markdownTable(rows) {
+  const esc = (v) => String(v ?? '').replace(/\|/g, '\\|');
+  return [
+    `| ${COLUMNS.map(([title]) => title).join(' | ')} |`,
+    `|${COLUMNS.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${COLUMNS.map(([, get]) => esc(get(r))).join(' | ')} |`),
+  ].join('\n');
+}
+
+async function main() {
+  const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+  const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',')) : undefined;
+  const started = Date.now();
+  const m = machine();
+  console.log(`nestjs-wecom-token benchmarks${SMOKE ? ' (smoke: tiny sizes, figures are not meaningful)' : ''}`);
+  console.log(`machine: ${m.cores} cores (${m.cpu}), ${m.memory}, Node ${m.node}, ${m.platform}`);
+
+  const rows = [];
+  const notes = [];
+  let failures = 0;
+  for (const part of PARTS) {
+    if (only && !only.has(part.key)) continue;
+    console.log(`\n== ${part.title} ==`);
+    const t0 = Date.now();
+    const report = {
+      row: (r) => rows.push({ part: part.title, ...r }),
+      line: (text) => console.log(text),
+      note: (text) => {
+        notes.push({ part: part.title, text });
+        console.log(`  note: ${text}`);
+      },
+    };
+    try {
+      await require(part.module).run(report);
+    } catch (error) {
+      failures++;
+      console.log(`  FAILED: ${error && error.stack ? error.stack : error}`);
+      rows.push({ part: part.title, figure: 'FAILED', ours: String(error && error.message).slice(0, 80), baseline: '', ratio: '', target: '', met: false });
+    }
+    console.log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+
+  console.log('\n== summary ==');
+  console.log(textTable(rows));
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`\n${rows.filter((r) => r.met === true).length} targets met, ${rows.filter((r) => r.met === false).length} missed; ${seconds} s in all.`);
+
+  if (SMOKE) {
+    console.log('smoke run: bench/RESULTS.md not written');
+  } else if (only) {
+    console.log('partial run (--only): bench/RESULTS.md not written');
+  } else {
+    const file = path.join(__dirname, 'RESULTS.md');
+    fs.writeFileSync(file, renderResults(rows, notes, m, seconds));
+    console.log(`written: ${path.relative(process.cwd(), file)}`);
+  }
+  return failures;
+}
+
+function renderResults(rows, notes, m, seconds) {
+  const missed = rows.filter((r) => r.met === false);
+  const byPart = new Map();
+  for (const n of notes) byPart.set(n.part, [...(byPart.get(n.part) ?? []), n.text]);
+  return [
+    '# Benchmark results',
+    '',
+    `Produced by \`npm run bench\` (bench/run.js) on ${new Date().toISOString()}, ${seconds} s in all. Every ratio is`,
+    'against a baseline measured in the same run, on the same machine; absolute figures are medians unless the figure',
+    'says otherwise. Regenerated on every full run: edit bench/*.js, not this file.',
+    '',
+    '## Machine',
+    '',
+    `- CPU: ${m.cores} cores, ${m.cpu}`,
+    `- Memory: ${m.memory}`,
+    `- Node: ${m.node}`,
+    `- OS: ${m.platform}`,
+    '',
+    '## Reproduce',
+    '',
+    '```bash',
+    'npm ci',
+    'redis-server --daemonize yes   # for the fleet part; without Redis it is skipped, and says so',
+    'npm run bench                  # REDIS_URL=redis://127.0.0.1:6379 by default; BENCH_SMOKE=1 for a quick check',
+    '```',
+    '',
+    '## Figures',
+    '',
+    markdownTable(rows),
+    '',
+    '## Missed targets',
+    '',
+    missed.length === 0
+      ? 'None.'
+      : missed.map((r) => `- **${r.part}: ${r.figure}**: ${r.ours} against ${r.baseline} (${r.ratio}), target ${r.target}.${r.why ? ` ${r.why}` : ''}`).join('\n'),
+    '',
+    '## Notes',
+    '',
+    ...[...byPart].flatMap(([part, texts]) => [`### ${part}`, '', ...texts.map((t) => `- ${t}`), '']),
+  ].join('\n');
+}
+
+main()
+  .then((failures) => {
+    killChildren();
+    process.exit(failures === 0 ? 0 : 1);
+  })
+  .catch((error) => {
+    console.error(error);
+    killChildren();
+    process.exit(1);
+  });
