@@ -50,6 +50,8 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   private failure?: { error: Error; until: number };
   private backgroundRetryAt = 0;
   private readonly rejected = new Set<string>();
+  /** The compare-and-delete of each recently rejected token, shared by every caller that saw the rejection. */
+  private readonly invalidations = new Map<string, Promise<void>>();
   private destroyed = false;
 
   /** @internal Built by `WeComTokenModule`; not meant to be constructed by applications. */
@@ -127,13 +129,23 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
       await this.store.delete();
       return;
     }
+    // A wave of rejections of one token costs one compare-and-delete in the shared store, not one per call: the
+    // first invalidation deletes, the others find the token already known as rejected (and never served again).
+    const pending = this.invalidations.get(rejectedToken);
+    if (pending) return pending;
     this.rejected.add(rejectedToken);
-    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) this.rejected.delete(this.rejected.values().next().value as string);
+    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) {
+      const oldest = this.rejected.values().next().value as string;
+      this.rejected.delete(oldest);
+      this.invalidations.delete(oldest);
+    }
     if (this.held?.token === rejectedToken) {
       this.held = undefined;
       this.schedule.cancel();
     }
-    await this.store.deleteIf(rejectedToken);
+    const deletion = this.store.deleteIf(rejectedToken);
+    this.invalidations.set(rejectedToken, deletion);
+    return deletion;
   }
 
   /** @internal Stops the refresh timer, and closes a lock that can be closed (RedisTokenLock's own client). */
@@ -202,7 +214,11 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
       const { entry, fetched } = await this.coordinator.obtain((found) => this.isServable(found) && isNewer(found, previous));
       this.failure = undefined;
       this.backgroundRetryAt = 0;
-      if (fetched) this.rejected.delete(entry.token);
+      if (fetched) {
+        // WeCom handed this token out again just now: it is good, and a later rejection of it is a new one.
+        this.rejected.delete(entry.token);
+        this.invalidations.delete(entry.token);
+      }
       return this.adopt(entry, fetched, previous);
     } catch (error) {
       this.noteFailure(error as Error);

@@ -4,7 +4,7 @@
  */
 import { HttpService } from '@nestjs/axios';
 import { Logger, Provider } from '@nestjs/common';
-import { ModuleRef, ModulesContainer } from '@nestjs/core';
+import { ModulesContainer } from '@nestjs/core';
 import axios from 'axios';
 import { createCache, type Cache } from 'cache-manager';
 import { AccessTokenService } from './access-token.service';
@@ -34,21 +34,18 @@ function assertRegisteredOnce(modules: ModulesContainer, name: string): void {
   if (count > 1) throw new WeComConfigError(duplicateAppMessage(name, count));
 }
 
-function optional<T>(get: () => T): T | undefined {
+/**
+ * `SchedulerRegistry` of `@nestjs/schedule` when the package is installed (it is an optional peer). Looked up by class
+ * through optional injection: the application's registry is found when it imports `ScheduleModule.forRoot()`
+ * (a global module), and nothing else is searched, so a thousand apps cost a thousand cheap injections.
+ */
+function schedulerRegistryClass(): (abstract new (...args: never[]) => TimeoutRegistry) | undefined {
   try {
-    return get() ?? undefined;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('@nestjs/schedule') as { SchedulerRegistry?: abstract new (...args: never[]) => TimeoutRegistry }).SchedulerRegistry;
   } catch {
     return undefined;
   }
-}
-
-/** The application's SchedulerRegistry, when it imports ScheduleModule.forRoot(); the package itself is optional. */
-function schedulerOf(moduleRef: ModuleRef): TimeoutRegistry | undefined {
-  return optional(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { SchedulerRegistry } = require('@nestjs/schedule') as { SchedulerRegistry: new (...args: never[]) => TimeoutRegistry };
-    return moduleRef.get(SchedulerRegistry, { strict: false });
-  });
 }
 
 /** The providers of app `name`, given the provider of its raw options. */
@@ -56,6 +53,7 @@ export function createAppProviders(name: string): Provider[] {
   const isDefault = name === DEFAULT_APP_NAME;
   const serviceToken = getAccessTokenServiceName(name);
   const clientToken = getWeComClientName(name);
+  const registry = schedulerRegistryClass();
   const providers: Provider[] = [
     {
       provide: getWeComConfigToken(name),
@@ -67,15 +65,14 @@ export function createAppProviders(name: string): Provider[] {
     },
     {
       provide: serviceToken,
-      useFactory: (config: WeComTokenConfig, moduleRef: ModuleRef) => {
-        const cache = config.cache ?? optional(() => moduleRef.get<Cache>(CACHE_MANAGER, { strict: false })) ?? createCache();
-        const scheduler = schedulerOf(moduleRef);
+      useFactory: (config: WeComTokenConfig, appCache?: Cache, scheduler?: TimeoutRegistry) => {
         if (config.backgroundRefresh && !scheduler) {
           new Logger(AccessTokenService.name).debug(`app '${name}': no ScheduleModule.forRoot() in the application, tokens are refreshed on demand`);
         }
-        return new AccessTokenService(config, cache, scheduler);
+        return new AccessTokenService(config, config.cache ?? appCache ?? createCache(), scheduler ?? undefined);
       },
-      inject: [getWeComConfigToken(name), ModuleRef],
+      // The application's global CACHE_MANAGER (CacheModule with isGlobal) and SchedulerRegistry, when it has them.
+      inject: [getWeComConfigToken(name), { token: CACHE_MANAGER, optional: true }, ...(registry ? [{ token: registry, optional: true }] : [])],
     },
     {
       provide: getAccessTokenInterceptorName(name),

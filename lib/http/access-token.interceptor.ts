@@ -24,7 +24,15 @@ function fullUrl(config: { baseURL?: string; url?: string }): string {
   return url ? `${base}/${url.replace(/^\/+/, '')}` : base;
 }
 
+/** Whether a raw body could carry 40014 or 42001 at all: most bodies are ruled out without parsing them. */
+function mayCarryTokenRejection(data: unknown): boolean {
+  if (typeof data === 'string' || Buffer.isBuffer(data)) return data.includes('40014') || data.includes('42001');
+  if (data instanceof ArrayBuffer) return mayCarryTokenRejection(Buffer.from(data));
+  return true;
+}
+
 function errcodeOf(response: AxiosResponse, ref: AppRef): number | undefined {
+  if (!mayCarryTokenRejection(response.data)) return undefined;
   try {
     const decoded = decodeResponse(ref, response.config.method ?? 'GET', pathOf(response.config.url), response);
     return decoded.kind === 'json' ? failedErrcode(decoded.body) : undefined;
@@ -44,6 +52,8 @@ export class AccessTokenInterceptor {
 
   /** Whether a request goes to this app's `baseUrl` (same origin, path under the base path). */
   targets(config: { baseURL?: string; url?: string }): boolean {
+    // The common case, a path relative to this app's own baseUrl, needs no URL parsing.
+    if (config.baseURL === this.tokens.baseUrl && config.url?.startsWith('/') && !config.url.startsWith('//')) return true;
     let target: URL;
     try {
       target = new URL(fullUrl(config));
