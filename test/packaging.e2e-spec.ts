@@ -70,7 +70,8 @@ describe('package manifest', () => {
     }
     expect(undeclared).toEqual([]);
     // The scan sees the imports at all (a broken pattern would pass the check above vacuously).
-    expect([...used]).toEqual(expect.arrayContaining(['@nestjs/common', '@nestjs/core', '@nestjs/axios', 'axios', 'rxjs', 'cache-manager']));
+    // (rxjs stays a peer without a direct import: `WeComClient.http` is an HttpService, whose methods return Observables.)
+    expect([...used]).toEqual(expect.arrayContaining(['@nestjs/common', '@nestjs/core', '@nestjs/axios', 'axios', 'cache-manager']));
   });
 
   it('optional peers are only loaded where their absence is handled', () => {
