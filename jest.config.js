@@ -7,4 +7,5 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/test/consumers/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 30000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
