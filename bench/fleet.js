@@ -163,10 +163,9 @@ async function run(report) {
       report.note(
         `after the revocation wave the slowest process held the new token later with RedisTokenLock than without it at ` +
           `${slower.map((r) => `P=${r.p} (${fmtMs(r.locked)} vs ${fmtMs(r.unlocked)})`).join(', ')}. Not isolated (wave times vary ` +
-          `by ±30% from run to run on 2 shared cores). Two costs that only the locked path has: the lock's losers poll the ` +
-          `shared cache with a backoff doubling from 20 ms to 250 ms (lib/fetch-coordinator.ts, obtain) instead of being told, ` +
-          `and every caller that saw the 40014 runs its own compare-and-delete EVAL (invalidate(rejected) is not shared per ` +
-          `token within a process: ${callers} EVALs per process per wave, sharing the lock's one Redis connection with its SET NX).`,
+          `by ±30% from run to run on 2 shared cores). A cost that only the locked path has: the lock's losers poll the ` +
+          `shared cache with a backoff doubling from 20 ms to 250 ms (lib/fetch-coordinator.ts, obtain) instead of being told ` +
+          `(one compare-and-delete EVAL per process and rejected token, shared by its ${callers} callers).`,
       );
     }
     report.note(

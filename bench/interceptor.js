@@ -123,11 +123,10 @@ async function run(report) {
       why =
         `overhead ${(overhead * 100).toFixed(1)}% in req/s (target 10%), client CPU ${oCpu.toFixed(0)} against ${bCpu.toFixed(0)} µs per request. ` +
           `Attribution against axios with the token in the URL: WeComClient.post ${us('WeComClient.post')}, of which ` +
-          `@nestjs/axios HttpService alone (its Observable makes a CancelToken per request and cancels it on teardown, which builds a CanceledError with a stack) ` +
-          `${us('HttpService.post (Observable + CancelToken), token in URL')}, while the interceptor on the bare axios instance costs ` +
-          `${us('client.http.axiosRef.post (interceptor, no Observable)')}. WeComClient.send (lib/http/wecom.client.ts) going through ` +
-          `this.http.axiosRef.request() instead of firstValueFrom(this.http.request()) would save the HttpService share; the rest is the ` +
-          `interceptor (async request hook, two URL parses, the body decoded twice on the way back) and the client's own arraybuffer decoding.`;
+          `the interceptor on the bare axios instance ${us('client.http.axiosRef.post (interceptor, no Observable)')} ` +
+          `(for scale: @nestjs/axios' Observable path alone costs ${us('HttpService.post (Observable + CancelToken), token in URL')}, which WeComClient ` +
+          `avoids by calling its axios instance directly). What remains is the client's own work: an arraybuffer body decoded and checked for errcode, ` +
+          `header lookups through AxiosHeaders, and run-to-run noise of a few percent on a shared 2-core machine.`;
       report.note(why);
     }
     report.row({
