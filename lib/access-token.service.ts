@@ -8,10 +8,10 @@ import { FetchCoordinator } from './fetch-coordinator';
 import { InProcessTokenLock } from './in-process-token-lock';
 import type { TokenEntry } from './interfaces/token-entry.interface';
 import { describeError } from './bounded';
-import { maskToken } from './redaction';
+import { fingerprint, maskToken } from './redaction';
 import { RefreshSchedule, TimeoutRegistry } from './refresh-schedule';
 import { TokenFetcher } from './token-fetcher';
-import { AtomicTokenInvalidation, TokenStore } from './token-store';
+import { AtomicTokenInvalidation, TokenInvalidationFeed, TokenStore } from './token-store';
 import type { WeComTokenConfig } from './wecom-token.config';
 import { RATE_LIMITED_ERRCODE, REJECTED_TOKENS_REMEMBERED } from './wecom-token.constants';
 import { CREDENTIAL_ERRCODES, rateLimitedMessage, refreshFailedKeepingMessage, tokenFetchedMessage } from './wecom-token.messages';
@@ -53,6 +53,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   /** The compare-and-delete of each recently rejected token, shared by every caller that saw the rejection. */
   private readonly invalidations = new Map<string, Promise<void>>();
   private destroyed = false;
+  private readonly stopFeed?: () => void;
 
   /** @internal Built by `WeComTokenModule`; not meant to be constructed by applications. */
   constructor(
@@ -63,6 +64,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     const atomic = isAtomicInvalidation(config.lock) ? config.lock : undefined;
     this.store = new TokenStore(config, cache, this.logger, atomic);
     this.coordinator = new FetchCoordinator(config, config.lock ?? new InProcessTokenLock(), this.store, new TokenFetcher(config), this.logger);
+    if (isInvalidationFeed(config.lock)) this.stopFeed = config.lock.onTokenInvalidated(config.cacheKey, (fp) => this.onFleetInvalidation(fp));
     this.schedule = new RefreshSchedule(`WeComTokenRefresh(${config.app})`, config.backgroundRefresh ? scheduler : undefined, this.logger);
   }
 
@@ -152,6 +154,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   async onModuleDestroy(): Promise<void> {
     this.destroyed = true;
     this.schedule.stop();
+    this.stopFeed?.();
     const lock = this.config.lock as { close?: () => Promise<void> } | undefined;
     if (typeof lock?.close === 'function') await lock.close().catch(() => undefined);
   }
@@ -159,6 +162,19 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   /** @internal */
   onApplicationShutdown(): Promise<void> {
     return this.onModuleDestroy();
+  }
+
+  /**
+   * Another instance invalidated a token (after WeCom rejected it): stop serving it from the in-process copy. The
+   * shared entry no longer holds it (compare-and-delete ran before the message), so the next caller loads the
+   * replacement from the shared cache, or waits for the one fetch of the fleet.
+   */
+  private onFleetInvalidation(tokenFingerprint: string): void {
+    const held = this.held;
+    if (held && fingerprint(held.token) === tokenFingerprint) {
+      this.held = undefined;
+      this.schedule.cancel();
+    }
   }
 
   private async getTokenSlow(): Promise<string> {
@@ -254,6 +270,10 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
 
 function isNewer(found: TokenEntry, previous: TokenEntry | undefined): boolean {
   return !previous || found.token !== previous.token || found.expiresAt > previous.expiresAt;
+}
+
+function isInvalidationFeed(lock: unknown): lock is TokenInvalidationFeed {
+  return typeof (lock as Partial<TokenInvalidationFeed> | undefined)?.onTokenInvalidated === 'function';
 }
 
 function isAtomicInvalidation(lock: unknown): lock is AtomicTokenInvalidation {

@@ -1,7 +1,9 @@
 /**
  * Who fetches: the holder of the lock fetches and writes the shared cache; the others never queue on the lock,
- * they poll the shared cache for the holder's token for at most one lease, then fetch themselves. A dead holder
- * therefore delays the others by at most one lease, and a live one costs the fleet one gettoken.
+ * they poll the shared cache for the holder's token and try the lock again each round. A dead holder's lease runs
+ * out after one lease, one of the waiting instances takes it over and fetches, and the others pick its token up:
+ * a dead holder delays the fleet by one lease and costs it one more gettoken, not one per instance. Only when two
+ * leases pass without a token (the lock or its holders keep failing) does each instance fetch for itself.
  */
 import type { Logger } from '@nestjs/common';
 import { bounded, describeError, sleep } from './bounded';
@@ -38,7 +40,7 @@ export class FetchCoordinator {
    */
   async obtain(good: EntryFilter): Promise<{ entry: TokenEntry; fetched: boolean }> {
     const lockKey = `${this.config.cacheKey}:lock`;
-    const deadline = Date.now() + this.leaseMs;
+    const deadline = Date.now() + 2 * this.leaseMs;
     let pause = 20;
     for (;;) {
       const release = await this.tryAcquire(lockKey);

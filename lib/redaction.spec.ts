@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { maskToken, pathOf, Secret, secretFingerprint } from './redaction';
+import { maskToken, pathOf, Secret, fingerprint } from './redaction';
 
 describe('redaction', () => {
   it('masks tokens to their first and last four characters, short ones whole', () => {
@@ -21,7 +21,7 @@ describe('redaction', () => {
       expect(printed).not.toContain('super-secret-value');
     }
     expect(secret.reveal()).toBe('super-secret-value');
-    expect(secret.fingerprint()).toBe(secretFingerprint('super-secret-value'));
+    expect(secret.fingerprint()).toBe(fingerprint('super-secret-value'));
     expect(secret.fingerprint()).toMatch(/^[0-9a-f]{16}$/);
   });
 });

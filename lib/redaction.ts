@@ -19,9 +19,12 @@ export function pathOf(url: string | undefined): string {
   return match ? match[1] || '/' : noQuery || '/';
 }
 
-/** The first 16 hex characters of sha256(secret): identifies a secret in a cache key without revealing it. */
-export function secretFingerprint(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex').slice(0, 16);
+/**
+ * The first 16 hex characters of sha256(value): names a secret in a cache key, or a token in a fleet-wide
+ * invalidation message, without revealing it.
+ */
+export function fingerprint(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 16);
 }
 
 /**
@@ -39,7 +42,7 @@ export class Secret {
   }
   /** sha256 fingerprint for the cache key. */
   fingerprint(): string {
-    return secretFingerprint(this.#value);
+    return fingerprint(this.#value);
   }
   toString(): string {
     return '[secret]';

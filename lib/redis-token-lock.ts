@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { TokenLock } from './interfaces/token-lock.interface';
-import type { AtomicTokenInvalidation } from './token-store';
+import { fingerprint } from './redaction';
+import type { AtomicTokenInvalidation, TokenInvalidationFeed } from './token-store';
+
+/**
+ * Every compare-and-delete publishes `{origin} {key} {sha256(token)[0..16]}` here, whether it deleted or not, so
+ * that the other instances drop that token from their in-process copies. Documented for services in other languages.
+ */
+export const INVALIDATION_CHANNEL = 'wecom:v1:invalidated';
 
 /**
  * The part of a connected node-redis client (v4 or v5, single node or cluster) that the lock uses.
@@ -15,6 +22,17 @@ import type { AtomicTokenInvalidation } from './token-store';
 export interface RedisLockClient {
   set(key: string, value: string, options: { NX: true; PX: number }): Promise<unknown>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** A second connection for the invalidation feed (SUBSCRIBE takes a connection over); node-redis clients have it. */
+  duplicate?(): unknown;
+}
+
+/** The subscriber connection of the invalidation feed, as far as it is used here. */
+interface Subscriber {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  close?(): Promise<unknown>;
+  destroy?(): void;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
 /** Settings shared by both ways of building a `RedisTokenLock`. */
@@ -61,6 +79,7 @@ const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return red
  * bare `{"token":…,"expiresAt":…}` written by a service in another language. Anything else is left alone.
  */
 const COMPARE_AND_DELETE_TOKEN_SCRIPT = `
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local ok, decoded = pcall(cjson.decode, raw)
@@ -117,7 +136,11 @@ function positive(value: number | undefined, fallback: number, option: string): 
  * until Redis returns), reconnects with capped backoff for as long as it lives, and is closed by `close()`, which
  * `WeComTokenModule` calls on shutdown.
  */
-export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation {
+export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, TokenInvalidationFeed {
+  /** Names this lock's own messages on the invalidation channel, so that it does not act on them. */
+  private readonly origin = `${hostname()}:${process.pid}:${randomUUID()}`;
+  private readonly listeners = new Map<string, Set<(tokenFingerprint: string) => void>>();
+  private subscriber?: Subscriber;
   private readonly commandTimeoutMs: number;
   private readonly url?: string;
   private readonly maxReconnectDelayMs: number;
@@ -173,7 +196,52 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation {
   /** Delete the shared cache entry `key` only while it holds `token` (atomic; Keyv's wrapper or a bare entry). */
   async compareAndDeleteToken(key: string, token: string): Promise<void> {
     const client = await this.ready();
-    await this.bounded(client.eval(COMPARE_AND_DELETE_TOKEN_SCRIPT, { keys: [key], arguments: [token] }), 'compare-and-delete');
+    const message = `${this.origin} ${key} ${fingerprint(token)}`;
+    await this.bounded(client.eval(COMPARE_AND_DELETE_TOKEN_SCRIPT, { keys: [key], arguments: [token, INVALIDATION_CHANNEL, message] }), 'compare-and-delete');
+  }
+
+  /**
+   * Call `listener` with the fingerprint of every token another instance invalidates under `key`. The first
+   * listener opens a subscriber connection (a duplicate of the client), which node-redis re-subscribes after a
+   * reconnect; while Redis is away nothing arrives, and a process then learns of a rejection from its own calls.
+   */
+  onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void): () => void {
+    let forKey = this.listeners.get(key);
+    if (!forKey) this.listeners.set(key, (forKey = new Set()));
+    forKey.add(listener);
+    this.subscribe();
+    return () => {
+      forKey.delete(listener);
+      if (forKey.size === 0 && this.listeners.get(key) === forKey) this.listeners.delete(key);
+    };
+  }
+
+  private subscribe(): void {
+    if (this.subscriber || this.closed) return;
+    let base: RedisLockClient;
+    try {
+      base = this.client && !this.url ? this.client : (this.own ?? this.connect());
+    } catch {
+      return; // no @redis/client: the feed is off, compare-and-delete and the lease fail (and are warned about) as before
+    }
+    if (typeof base.duplicate !== 'function') return;
+    const subscriber = base.duplicate() as Subscriber;
+    this.subscriber = subscriber;
+    subscriber.on('error', (error: unknown) => {
+      this.lastError = messageOf(error);
+    });
+    subscriber
+      .connect()
+      .then(() => subscriber.subscribe(INVALIDATION_CHANNEL, (message) => this.dispatch(message)))
+      .catch((error: unknown) => {
+        this.lastError = messageOf(error);
+      });
+  }
+
+  private dispatch(message: string): void {
+    const [origin, key, tokenFingerprint] = message.split(' ');
+    if (origin === this.origin || !key || !tokenFingerprint) return;
+    for (const listener of this.listeners.get(key) ?? []) listener(tokenFingerprint);
   }
 
   /** Whether the lock can talk to Redis right now (always true for a client given by the application). */
@@ -186,6 +254,17 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.listeners.clear();
+    if (subscriber) {
+      try {
+        if (subscriber.close) await subscriber.close();
+        else subscriber.destroy?.();
+      } catch {
+        subscriber.destroy?.();
+      }
+    }
     const own = this.own;
     this.own = undefined;
     if (!own) return;

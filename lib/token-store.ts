@@ -15,6 +15,15 @@ export interface AtomicTokenInvalidation {
   compareAndDeleteToken(key: string, token: string): Promise<void>;
 }
 
+/**
+ * A lock that tells every instance of a fleet when any of them invalidated a token, so that none keeps serving
+ * it from its in-process copy. Messages name the token by its fingerprint only.
+ */
+export interface TokenInvalidationFeed {
+  /** Call `listener` with the fingerprint of each token another instance invalidated under `key`; returns unsubscribe. */
+  onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void): () => void;
+}
+
 /** Parse an entry written by this module or by a service in another language (object or JSON text). */
 export function parseEntry(value: unknown): TokenEntry | undefined {
   let v = value;
