@@ -11,7 +11,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
-import { AccessTokenService, getAccessTokenServiceToken, WeComClient, WeComTokenModule } from 'nestjs-wecom-token';
+import { AccessTokenService, getAccessTokenServiceToken, RedisTokenLock, WeComClient, WeComTokenModule } from 'nestjs-wecom-token';
 import { WeComSimulator } from 'nestjs-wecom-token/testing';
 import { AppModule } from '../src/app.module';
 import { DirectoryService } from '../src/directory.service';
@@ -101,7 +101,7 @@ describe('NestJS 11 CommonJS application', () => {
   });
 
   const reachable = redisReachable();
-  (reachable || CI ? it : it.skip)(`shares the token through CACHE_MANAGER backed by Redis (${REDIS_URL})${reachable || CI ? '' : ' [Redis unreachable]'}`, async () => {
+  (reachable || CI ? it : it.skip)(`shares the token through CACHE_MANAGER backed by Redis, with RedisTokenLock (${REDIS_URL})${reachable || CI ? '' : ' [Redis unreachable]'}`, async () => {
     if (!reachable) throw new Error(`Redis is unreachable at ${REDIS_URL}; CI=true requires it`);
     const redisSim = await WeComSimulator.start({ corpId: `wwconsumer11r${process.pid}${Date.now()}` });
     const stores: KeyvRedis<unknown>[] = [];
@@ -110,13 +110,13 @@ describe('NestJS 11 CommonJS application', () => {
       stores.push(store);
       return boot([
         CacheModule.register({ isGlobal: true, stores: [store] }),
-        WeComTokenModule.forRoot({ corpId: redisSim.corpId, secret: redisSim.secretOf(), baseUrl: redisSim.baseUrl }),
+        WeComTokenModule.forRoot({ corpId: redisSim.corpId, secret: redisSim.secretOf(), baseUrl: redisSim.baseUrl, lock: new RedisTokenLock({ url: REDIS_URL }) }),
       ]);
     };
     try {
       const [a, b] = [await instance(), await instance()];
-      const token = await a.get(AccessTokenService).getToken();
-      expect(await b.get(AccessTokenService).getToken()).toBe(token);
+      const [token, other] = await Promise.all([a.get(AccessTokenService).getToken(), b.get(AccessTokenService).getToken()]);
+      expect(other).toBe(token);
       expect(redisSim.gettokenCalls()).toBe(1);
 
       const key = `wecom:v1:${redisSim.corpId}:${createHash('sha256').update(redisSim.secretOf()).digest('hex').slice(0, 16)}:access_token`;

@@ -16,7 +16,7 @@ import { ModuleRef } from '@nestjs/core';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
-import { AccessTokenService, getAccessTokenServiceToken, WeComClient, WeComTokenModule } from 'nestjs-wecom-token';
+import { AccessTokenService, getAccessTokenServiceToken, RedisTokenLock, WeComClient, WeComTokenModule } from 'nestjs-wecom-token';
 import { WeComSimulator } from 'nestjs-wecom-token/testing';
 import { AppModule } from '../src/app.module.js';
 import { DirectoryService } from '../src/directory.service.js';
@@ -116,7 +116,7 @@ describe('NestJS 12 ES-module application', () => {
   });
 
   const skip = reachable || CI ? false : `Redis unreachable at ${REDIS_URL}`;
-  it(`shares the token through CACHE_MANAGER backed by Redis (${REDIS_URL})`, { skip }, async () => {
+  it(`shares the token through CACHE_MANAGER backed by Redis, with RedisTokenLock (${REDIS_URL})`, { skip }, async () => {
     assert.ok(reachable, `Redis is unreachable at ${REDIS_URL}; CI=true requires it`);
     const redisSim = await WeComSimulator.start({ corpId: `wwconsumer12r${process.pid}${Date.now()}` });
     const stores: KeyvRedis<unknown>[] = [];
@@ -125,13 +125,13 @@ describe('NestJS 12 ES-module application', () => {
       stores.push(store);
       return boot([
         CacheModule.register({ isGlobal: true, stores: [store] }),
-        WeComTokenModule.forRoot({ corpId: redisSim.corpId, secret: redisSim.secretOf(), baseUrl: redisSim.baseUrl }),
+        WeComTokenModule.forRoot({ corpId: redisSim.corpId, secret: redisSim.secretOf(), baseUrl: redisSim.baseUrl, lock: new RedisTokenLock({ url: REDIS_URL }) }),
       ]);
     };
     try {
       const [a, b] = [await instance(), await instance()];
-      const token = await a.get(AccessTokenService).getToken();
-      assert.equal(await b.get(AccessTokenService).getToken(), token);
+      const [token, other] = await Promise.all([a.get(AccessTokenService).getToken(), b.get(AccessTokenService).getToken()]);
+      assert.equal(other, token);
       assert.equal(redisSim.gettokenCalls(), 1);
 
       const key = `wecom:v1:${redisSim.corpId}:${createHash('sha256').update(redisSim.secretOf()).digest('hex').slice(0, 16)}:access_token`;
