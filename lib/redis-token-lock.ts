@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { TokenLock } from './interfaces/token-lock.interface';
+import { describeError } from './bounded';
 import { fingerprint } from './redaction';
 import type { AtomicTokenInvalidation, TokenInvalidationFeed } from './token-store';
 
@@ -108,10 +109,6 @@ function describeUrl(url: string): string {
   } catch {
     return 'the configured Redis';
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : 'unknown error';
 }
 
 function positive(value: number | undefined, fallback: number, option: string): number {
@@ -228,13 +225,13 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     const subscriber = base.duplicate() as Subscriber;
     this.subscriber = subscriber;
     subscriber.on('error', (error: unknown) => {
-      this.lastError = messageOf(error);
+      this.lastError = describeError(error);
     });
     subscriber
       .connect()
       .then(() => subscriber.subscribe(INVALIDATION_CHANNEL, (message) => this.dispatch(message)))
       .catch((error: unknown) => {
-        this.lastError = messageOf(error);
+        this.lastError = describeError(error);
       });
   }
 
@@ -319,7 +316,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
       },
     }) as OwnClient;
     own.on('error', (error: unknown) => {
-      this.lastError = messageOf(error);
+      this.lastError = describeError(error);
     });
     own.on('ready', () => {
       this.everReady = true;
@@ -328,7 +325,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     this.own = own;
     this.client = own;
     this.firstConnect = own.connect().catch((error: unknown) => {
-      this.lastError = messageOf(error);
+      this.lastError = describeError(error);
     });
     return own;
   }
@@ -350,7 +347,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
         return value;
       },
       (error: unknown) => {
-        throw new Error(`Redis at ${this.target} failed ${operation}: ${messageOf(error)}`);
+        throw new Error(`Redis at ${this.target} failed ${operation}: ${describeError(error)}`);
       },
     );
     settled.catch(() => undefined);
