@@ -49,9 +49,11 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   /** A credential or rate-limit failure, answered without calling WeCom until `until`. */
   private failure?: { error: Error; until: number };
   private backgroundRetryAt = 0;
-  private readonly rejected = new Set<string>();
-  /** The compare-and-delete of each recently rejected token, shared by every caller that saw the rejection. */
-  private readonly invalidations = new Map<string, Promise<void>>();
+  /**
+   * The recently rejected tokens (never served again), each with its compare-and-delete in the shared store, which
+   * every caller that saw the rejection shares. Oldest first, at most REJECTED_TOKENS_REMEMBERED.
+   */
+  private readonly rejected = new Map<string, Promise<void>>();
   private destroyed = false;
   private readonly stopFeed?: () => void;
 
@@ -126,27 +128,18 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
    */
   async invalidate(rejectedToken?: string): Promise<void> {
     if (rejectedToken === undefined) {
-      this.held = undefined;
-      this.schedule.cancel();
+      this.dropHeld();
       await this.store.delete();
       return;
     }
     // A wave of rejections of one token costs one compare-and-delete in the shared store, not one per call: the
     // first invalidation deletes, the others find the token already known as rejected (and never served again).
-    const pending = this.invalidations.get(rejectedToken);
+    const pending = this.rejected.get(rejectedToken);
     if (pending) return pending;
-    this.rejected.add(rejectedToken);
-    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) {
-      const oldest = this.rejected.values().next().value as string;
-      this.rejected.delete(oldest);
-      this.invalidations.delete(oldest);
-    }
-    if (this.held?.token === rejectedToken) {
-      this.held = undefined;
-      this.schedule.cancel();
-    }
+    if (this.held?.token === rejectedToken) this.dropHeld();
     const deletion = this.store.deleteIf(rejectedToken);
-    this.invalidations.set(rejectedToken, deletion);
+    this.rejected.set(rejectedToken, deletion);
+    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) this.rejected.delete(this.rejected.keys().next().value as string);
     return deletion;
   }
 
@@ -171,10 +164,13 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
    */
   private onFleetInvalidation(tokenFingerprint: string): void {
     const held = this.held;
-    if (held && fingerprint(held.token) === tokenFingerprint) {
-      this.held = undefined;
-      this.schedule.cancel();
-    }
+    if (held && fingerprint(held.token) === tokenFingerprint) this.dropHeld();
+  }
+
+  /** Stop serving the held token, and drop its refresh timer with it. */
+  private dropHeld(): void {
+    this.held = undefined;
+    this.schedule.cancel();
   }
 
   private async getTokenSlow(): Promise<string> {
@@ -233,7 +229,6 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
       if (fetched) {
         // WeCom handed this token out again just now: it is good, and a later rejection of it is a new one.
         this.rejected.delete(entry.token);
-        this.invalidations.delete(entry.token);
       }
       return this.adopt(entry, fetched, previous);
     } catch (error) {

@@ -83,6 +83,11 @@ export function tokenFetchedMessage(ref: AppRef, maskedToken: string, expiresAt:
   return `fetched access_token ${maskedToken} for ${subject(ref)}, expires at ${new Date(expiresAt).toISOString()}`;
 }
 
+/** Background refresh is on, but the application has no ScheduleModule to set its timer. */
+export function onDemandRefreshMessage(app: string): string {
+  return `app '${app}': no ScheduleModule.forRoot() in the application, tokens are refreshed on demand`;
+}
+
 /** The shared cache stopped answering in time. */
 export function cacheUnavailableMessage(ref: AppRef, operation: string, error: string): string {
   return `shared token cache unavailable for ${subject(ref)} (${operation}: ${error}); serving from the in-process copy with in-process coordination until it answers again`;

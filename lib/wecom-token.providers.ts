@@ -15,7 +15,7 @@ import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.i
 import type { TimeoutRegistry } from './refresh-schedule';
 import { resolveConfig, WeComTokenConfig } from './wecom-token.config';
 import { DEFAULT_APP_NAME } from './wecom-token.constants';
-import { duplicateAppMessage } from './wecom-token.messages';
+import { duplicateAppMessage, onDemandRefreshMessage } from './wecom-token.messages';
 import { getAccessTokenInterceptorName, getAccessTokenServiceName, getWeComClientName, getWeComConfigToken, getWeComOptionsToken } from './wecom-token.tokens';
 
 /** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value, so that reading it needs no import of that package. */
@@ -67,7 +67,7 @@ export function createAppProviders(name: string): Provider[] {
       provide: serviceToken,
       useFactory: (config: WeComTokenConfig, appCache?: Cache, scheduler?: TimeoutRegistry) => {
         if (config.backgroundRefresh && !scheduler) {
-          new Logger(AccessTokenService.name).debug(`app '${name}': no ScheduleModule.forRoot() in the application, tokens are refreshed on demand`);
+          new Logger(AccessTokenService.name).debug(onDemandRefreshMessage(name));
         }
         return new AccessTokenService(config, config.cache ?? appCache ?? createCache(), scheduler ?? undefined);
       },
