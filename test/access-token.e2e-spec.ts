@@ -1,7 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { AccessTokenService, WeComApiError, WeComTokenModule, WeComTransportError } from '../lib';
 import { WeComSimulator } from '../lib/testing';
-import { bootContext, FAST_RETRY, startSimulator } from './support/app';
+import { bootContext, FAST_RETRY, waitFor } from './support/app';
 import { CapturingLogger } from './support/capture';
 
 describe('AccessTokenService against the simulator', () => {
@@ -10,7 +10,7 @@ describe('AccessTokenService against the simulator', () => {
   let logger: CapturingLogger;
 
   beforeEach(async () => {
-    sim = await startSimulator();
+    sim = await WeComSimulator.start();
   });
   afterEach(async () => {
     await app?.close();
@@ -147,11 +147,3 @@ describe('AccessTokenService against the simulator', () => {
     expect(sim.gettokenCalls()).toBe(1);
   });
 });
-
-export async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -2,15 +2,8 @@ import { INestApplicationContext } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { AccessTokenService, WeComTokenModule } from '../lib';
 import { WeComSimulator } from '../lib/testing';
-import { bootContext } from './support/app';
+import { bootContext, waitFor } from './support/app';
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('background refresh', () => {
   let sim: WeComSimulator;

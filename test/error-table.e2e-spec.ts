@@ -5,7 +5,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { AccessTokenService, WeComApiError, WeComClient, WeComTokenModule, WeComTransportError } from '../lib';
 import { SimulatedFault, WeComSimulator } from '../lib/testing';
-import { bootContext, FAST_RETRY, startSimulator } from './support/app';
+import { bootContext, FAST_RETRY } from './support/app';
 import { CapturingLogger, expectNoneOf, failureRecorder, renderError } from './support/capture';
 
 describe('the error table', () => {

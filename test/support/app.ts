@@ -1,6 +1,5 @@
 import { DynamicModule, INestApplicationContext, Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { WeComSimulator, WeComSimulatorOptions } from '../../lib/testing';
 import { CapturingLogger } from './capture';
 
 /** An application context with the given imports, logging into a CapturingLogger. */
@@ -10,9 +9,13 @@ export async function bootContext(imports: Array<DynamicModule | Type<unknown>>,
   return { app, logger };
 }
 
-/** A simulator on loopback, closed by the returned function. */
-export async function startSimulator(options?: WeComSimulatorOptions): Promise<WeComSimulator> {
-  return WeComSimulator.start(options);
+/** Resolve once `condition` holds (polled every 10 ms), or fail after `timeoutMs`: never a fixed sleep. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Short, deterministic retry settings so failure tests stay fast. */
