@@ -5,6 +5,8 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testRegex: ['lib/.*\\.spec\\.ts$', 'test/.*\\.e2e-spec\\.ts$'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/test/consumers/'],
+  // lib/ imports with .js extensions (required by its ES-module build); ts-jest reads the .ts sources.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 30000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],

@@ -1,4 +1,4 @@
-import { refreshPoint } from './access-token.service';
+import { refreshPoint } from './access-token.service.js';
 
 describe('refreshPoint', () => {
   const t0 = 1_700_000_000_000;

@@ -1,4 +1,4 @@
-import { InProcessTokenLock } from './in-process-token-lock';
+import { InProcessTokenLock } from './in-process-token-lock.js';
 
 describe('InProcessTokenLock', () => {
   it('one holder at a time; others get null at once; a lease expires; release frees it', async () => {

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { maskToken, pathOf, Secret, fingerprint } from './redaction';
+import { maskToken, pathOf, Secret, fingerprint } from './redaction.js';
 
 describe('redaction', () => {
   it('masks tokens to their first and last four characters, short ones whole', () => {

@@ -1,7 +1,7 @@
-import { WeComApiError } from './errors/wecom-api.error';
-import { WeComTransportError } from './errors/wecom-transport.error';
-import { backoffMs } from './bounded';
-import { isTransient } from './token-fetcher';
+import { WeComApiError } from './errors/wecom-api.error.js';
+import { WeComTransportError } from './errors/wecom-transport.error.js';
+import { backoffMs } from './bounded.js';
+import { isTransient } from './token-fetcher.js';
 
 const ref = { corpId: 'ww', app: 'a' };
 

@@ -1,6 +1,6 @@
-import { WeComApiError } from './errors/wecom-api.error';
-import { WeComTransportError } from './errors/wecom-transport.error';
-import { assertOk, decodeResponse, failedErrcode, toTransportError } from './wecom-body';
+import { WeComApiError } from './errors/wecom-api.error.js';
+import { WeComTransportError } from './errors/wecom-transport.error.js';
+import { assertOk, decodeResponse, failedErrcode, toTransportError } from './wecom-body.js';
 
 const ref = { corpId: 'wwcorp', app: 'default' };
 

@@ -2,9 +2,9 @@
  * Ground floor: turning what came back from WeCom into a body, bytes, or a typed error. Shared by the gettoken
  * fetcher and the client, so neither has to import the other.
  */
-import { WeComApiError } from './errors/wecom-api.error';
-import { WeComTransportError } from './errors/wecom-transport.error';
-import { AppRef } from './wecom-token.messages';
+import { WeComApiError } from './errors/wecom-api.error.js';
+import { WeComTransportError } from './errors/wecom-transport.error.js';
+import { AppRef } from './wecom-token.messages.js';
 
 /** A WeCom JSON body: `errcode` is absent on some successes and non-zero on every failure. */
 export type WeComBody = Record<string, unknown> & { errcode?: number; errmsg?: string };

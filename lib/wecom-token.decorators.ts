@@ -1,8 +1,8 @@
 import { Inject } from '@nestjs/common';
-import { AccessTokenService } from './access-token.service';
-import { WeComClient } from './http/wecom.client';
-import { DEFAULT_APP_NAME } from './wecom-token.constants';
-import { getAccessTokenServiceName, getWeComClientName } from './wecom-token.tokens';
+import { AccessTokenService } from './access-token.service.js';
+import { WeComClient } from './http/wecom.client.js';
+import { DEFAULT_APP_NAME } from './wecom-token.constants.js';
+import { getAccessTokenServiceName, getWeComClientName } from './wecom-token.tokens.js';
 
 /** Injection token of an app's `AccessTokenService`: the class for the default app, a readable string otherwise. */
 export function getAccessTokenServiceToken(name: string = DEFAULT_APP_NAME): string | typeof AccessTokenService {

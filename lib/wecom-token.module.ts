@@ -1,10 +1,10 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
-import { WeComConfigError } from './errors/wecom-config.error';
-import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenOptionsFactory } from './interfaces/wecom-token-options.interface';
-import { DEFAULT_APP_NAME } from './wecom-token.constants';
-import { invalidOptionMessage, missingAsyncFactoryMessage } from './wecom-token.messages';
-import { createAppProviders, exportedTokens } from './wecom-token.providers';
-import { getWeComOptionsToken } from './wecom-token.tokens';
+import { WeComConfigError } from './errors/wecom-config.error.js';
+import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenOptionsFactory } from './interfaces/wecom-token-options.interface.js';
+import { DEFAULT_APP_NAME } from './wecom-token.constants.js';
+import { invalidOptionMessage, missingAsyncFactoryMessage } from './wecom-token.messages.js';
+import { createAppProviders, exportedTokens } from './wecom-token.providers.js';
+import { getWeComOptionsToken } from './wecom-token.tokens.js';
 
 function appName(name: unknown): string {
   if (name === undefined) return DEFAULT_APP_NAME;

@@ -1,3 +1,3 @@
-export * from './wecom-api.error';
-export * from './wecom-transport.error';
-export * from './wecom-config.error';
+export * from './wecom-api.error.js';
+export * from './wecom-transport.error.js';
+export * from './wecom-config.error.js';

@@ -1,4 +1,4 @@
-import { AppRef, apiErrorMessage, hintFor } from '../wecom-token.messages';
+import { AppRef, apiErrorMessage, hintFor } from '../wecom-token.messages.js';
 
 /**
  * WeCom answered with a non-zero `errcode`. Carries what the caller needs to act on it and nothing it must not

@@ -1,4 +1,4 @@
-import { AppRef, transportErrorMessage } from '../wecom-token.messages';
+import { AppRef, transportErrorMessage } from '../wecom-token.messages.js';
 
 /** Why a call to WeCom got no usable answer. */
 export type WeComTransportFailure = 'network' | 'timeout' | 'http-status' | 'invalid-body';

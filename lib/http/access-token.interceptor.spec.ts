@@ -1,4 +1,4 @@
-import { accessTokenOf, withAccessToken } from './access-token.interceptor';
+import { accessTokenOf, withAccessToken } from './access-token.interceptor.js';
 
 describe('access_token in the URL', () => {
   it.each([

@@ -5,12 +5,12 @@
  */
 import type { HttpService } from '@nestjs/axios';
 import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { AccessTokenService } from '../access-token.service';
-import { WeComApiError } from '../errors/wecom-api.error';
-import { pathOf } from '../redaction';
-import { decodeResponse, failedErrcode, toTransportError } from '../wecom-body';
-import { TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants';
-import type { AppRef } from '../wecom-token.messages';
+import { AccessTokenService } from '../access-token.service.js';
+import { WeComApiError } from '../errors/wecom-api.error.js';
+import { pathOf } from '../redaction.js';
+import { decodeResponse, failedErrcode, toTransportError } from '../wecom-body.js';
+import { TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants.js';
+import type { AppRef } from '../wecom-token.messages.js';
 
 /** Marks a replayed request, so that a second rejection fails instead of looping. A string key: axios keeps it. */
 const REPLAYED = 'wecomTokenReplayed';

@@ -4,14 +4,14 @@
  */
 import type { HttpService } from '@nestjs/axios';
 import type { AxiosRequestConfig } from 'axios';
-import { AccessTokenService } from '../access-token.service';
-import { backoffMs, sleep } from '../bounded';
-import { WeComApiError } from '../errors/wecom-api.error';
-import { WeComTransportError } from '../errors/wecom-transport.error';
-import { TRANSIENT_ERRCODES } from '../wecom-token.constants';
-import { pathOf } from '../redaction';
-import { assertOk, decodeResponse, headerOf, toTransportError } from '../wecom-body';
-import type { AppRef } from '../wecom-token.messages';
+import { AccessTokenService } from '../access-token.service.js';
+import { backoffMs, sleep } from '../bounded.js';
+import { WeComApiError } from '../errors/wecom-api.error.js';
+import { WeComTransportError } from '../errors/wecom-transport.error.js';
+import { TRANSIENT_ERRCODES } from '../wecom-token.constants.js';
+import { pathOf } from '../redaction.js';
+import { assertOk, decodeResponse, headerOf, toTransportError } from '../wecom-body.js';
+import type { AppRef } from '../wecom-token.messages.js';
 
 /** A file downloaded from a binary endpoint such as `/cgi-bin/media/get`. */
 export interface WeComFile {

@@ -1,3 +1,3 @@
-export * from './token-entry.interface';
-export * from './token-lock.interface';
-export * from './wecom-token-options.interface';
+export * from './token-entry.interface.js';
+export * from './token-lock.interface.js';
+export * from './wecom-token-options.interface.js';

@@ -1,6 +1,6 @@
 import type { ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import type { TokenLock } from './token-lock.interface';
+import type { TokenLock } from './token-lock.interface.js';
 
 /** Bounded retry of transient failures (errcode -1 and 45033, network errors, timeouts, 5xx). */
 export interface WeComRetryOptions {

@@ -1,1 +1,1 @@
-export * from './wecom-simulator';
+export * from './wecom-simulator.js';

@@ -1,4 +1,4 @@
-import { WeComSimulator, WeComSimulatorOptions } from './wecom-simulator';
+import { WeComSimulator, WeComSimulatorOptions } from './wecom-simulator.js';
 
 interface WeComBody {
   errcode?: number;
