@@ -109,7 +109,7 @@ async function run(report) {
   });
   report.note(
     `with background refresh OFF the boundary is as cheap as with it ON, because getToken() inside the refresh window ` +
-      `returns the held token and starts the refresh off the caller's path either way (lib/access-token.service.ts, ` +
+      `returns the held token and starts the refresh off the caller's path either way (lib/app/access-token.service.ts, ` +
       `getTokenSlow); what the timer buys shows after an idle period longer than the token's lifetime: ON, the token was ` +
       `renewed meanwhile; OFF, the first callers wait for gettoken (${params.delayMs} ms here). p99 and max of a few µs are ` +
       `sensitive to GC and timer jitter on a shared 2-core machine.`,

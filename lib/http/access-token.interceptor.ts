@@ -5,7 +5,7 @@
  */
 import type { HttpService } from '@nestjs/axios';
 import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { AccessTokenService } from '../access-token.service.js';
+import { AccessTokenService } from '../app/access-token.service.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
 import { pathOf } from '../redaction.js';
 import { decodeResponse, failedErrcode, toTransportError } from '../wecom-body.js';

@@ -4,7 +4,7 @@
  */
 import type { HttpService } from '@nestjs/axios';
 import type { AxiosRequestConfig } from 'axios';
-import { AccessTokenService } from '../access-token.service.js';
+import { AccessTokenService } from '../app/access-token.service.js';
 import { backoffMs, sleep } from '../bounded.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
 import { WeComTransportError } from '../errors/wecom-transport.error.js';

@@ -1,6 +1,6 @@
-import { WeComApiError } from './errors/wecom-api.error.js';
-import { WeComTransportError } from './errors/wecom-transport.error.js';
-import { backoffMs } from './bounded.js';
+import { WeComApiError } from '../errors/wecom-api.error.js';
+import { WeComTransportError } from '../errors/wecom-transport.error.js';
+import { backoffMs } from '../bounded.js';
 import { isTransient } from './token-fetcher.js';
 
 const ref = { corpId: 'ww', app: 'a' };

@@ -1,8 +1,8 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
-import { WeComConfigError } from './errors/wecom-config.error.js';
-import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenOptionsFactory } from './interfaces/wecom-token-options.interface.js';
-import { DEFAULT_APP_NAME } from './wecom-token.constants.js';
-import { invalidOptionMessage, missingAsyncFactoryMessage } from './wecom-token.messages.js';
+import { WeComConfigError } from '../errors/wecom-config.error.js';
+import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenOptionsFactory } from '../interfaces/wecom-token-options.interface.js';
+import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
+import { invalidOptionMessage, missingAsyncFactoryMessage } from '../wecom-token.messages.js';
 import { createAppProviders, exportedTokens } from './wecom-token.providers.js';
 import { getWeComOptionsToken } from './wecom-token.tokens.js';
 

@@ -8,14 +8,14 @@ import { ModulesContainer } from '@nestjs/core';
 import axios from 'axios';
 import { createCache, type Cache } from 'cache-manager';
 import { AccessTokenService } from './access-token.service.js';
-import { WeComConfigError } from './errors/wecom-config.error.js';
-import { AccessTokenInterceptor } from './http/access-token.interceptor.js';
-import { WeComClient } from './http/wecom.client.js';
-import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.interface.js';
-import type { TimeoutRegistry } from './refresh-schedule.js';
+import { WeComConfigError } from '../errors/wecom-config.error.js';
+import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
+import { WeComClient } from '../http/wecom.client.js';
+import type { WeComTokenModuleOptions } from '../interfaces/wecom-token-options.interface.js';
+import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
 import { resolveConfig, WeComTokenConfig } from './wecom-token.config.js';
-import { DEFAULT_APP_NAME } from './wecom-token.constants.js';
-import { duplicateAppMessage, onDemandRefreshMessage } from './wecom-token.messages.js';
+import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
+import { duplicateAppMessage, onDemandRefreshMessage } from '../wecom-token.messages.js';
 import { getAccessTokenInterceptorName, getAccessTokenServiceName, getWeComClientName, getWeComConfigToken, getWeComOptionsToken } from './wecom-token.tokens.js';
 
 /** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value, so that reading it needs no import of that package. */

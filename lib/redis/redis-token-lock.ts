@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { TokenLock } from './interfaces/token-lock.interface.js';
-import { describeError } from './bounded.js';
-import { fingerprint } from './redaction.js';
-import type { AtomicTokenInvalidation, TokenInvalidationFeed } from './token-store.js';
+import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import { describeError } from '../bounded.js';
+import { fingerprint } from '../redaction.js';
+import type { AtomicTokenInvalidation, TokenInvalidationFeed } from '../engine/token-store.js';
 
 /**
  * Every compare-and-delete publishes `{origin} {key} {sha256(token)[0..16]}` here, whether it deleted or not, so

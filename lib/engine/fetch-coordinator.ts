@@ -6,13 +6,13 @@
  * leases pass without a token (the lock or its holders keep failing) does each instance fetch for itself.
  */
 import type { Logger } from '@nestjs/common';
-import { bounded, describeError, sleep } from './bounded.js';
-import type { TokenEntry } from './interfaces/token-entry.interface.js';
-import type { TokenLock } from './interfaces/token-lock.interface.js';
-import type { TokenFetcher } from './token-fetcher.js';
+import { bounded, describeError, sleep } from '../bounded.js';
+import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import type { TokenFetcher } from '../app/token-fetcher.js';
 import type { TokenStore } from './token-store.js';
-import type { WeComTokenConfig } from './wecom-token.config.js';
-import { lockUnavailableMessage } from './wecom-token.messages.js';
+import type { WeComTokenConfig } from '../app/wecom-token.config.js';
+import { lockUnavailableMessage } from '../wecom-token.messages.js';
 
 /** Decides whether an entry found in the shared cache saves a fetch. */
 export type EntryFilter = (entry: TokenEntry) => boolean;

@@ -3,13 +3,13 @@
  * The only place that reveals the secret, and only into the request's query string.
  */
 import axios, { AxiosInstance } from 'axios';
-import { backoffMs, sleep } from './bounded.js';
-import { WeComApiError } from './errors/wecom-api.error.js';
-import { WeComTransportError } from './errors/wecom-transport.error.js';
-import type { TokenEntry } from './interfaces/token-entry.interface.js';
-import { assertOk, decodeResponse, toTransportError } from './wecom-body.js';
+import { backoffMs, sleep } from '../bounded.js';
+import { WeComApiError } from '../errors/wecom-api.error.js';
+import { WeComTransportError } from '../errors/wecom-transport.error.js';
+import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import { assertOk, decodeResponse, toTransportError } from '../wecom-body.js';
 import type { WeComTokenConfig } from './wecom-token.config.js';
-import { GETTOKEN_PATH, TRANSIENT_ERRCODES } from './wecom-token.constants.js';
+import { GETTOKEN_PATH, TRANSIENT_ERRCODES } from '../wecom-token.constants.js';
 
 /** Whether a failure of gettoken is worth another attempt. */
 export function isTransient(error: unknown): boolean {

@@ -2,12 +2,12 @@
  * Validation and defaults of one app's options, run when the module starts.
  */
 import type { Cache } from 'cache-manager';
-import { WeComConfigError } from './errors/wecom-config.error.js';
-import type { TokenLock } from './interfaces/token-lock.interface.js';
-import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.interface.js';
-import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './wecom-token.constants.js';
-import { AppRef, invalidOptionMessage } from './wecom-token.messages.js';
-import { Secret } from './redaction.js';
+import { WeComConfigError } from '../errors/wecom-config.error.js';
+import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import type { WeComTokenModuleOptions } from '../interfaces/wecom-token-options.interface.js';
+import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from '../wecom-token.constants.js';
+import { AppRef, invalidOptionMessage } from '../wecom-token.messages.js';
+import { Secret } from '../redaction.js';
 
 /** The validated configuration of one app, defaults applied. The secret is wrapped so it cannot be printed. */
 export interface WeComTokenConfig extends AppRef {

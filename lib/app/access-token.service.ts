@@ -3,18 +3,18 @@
  */
 import { Logger, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import { WeComApiError } from './errors/wecom-api.error.js';
-import { FetchCoordinator } from './fetch-coordinator.js';
-import { InProcessTokenLock } from './in-process-token-lock.js';
-import type { TokenEntry } from './interfaces/token-entry.interface.js';
-import { describeError } from './bounded.js';
-import { fingerprint, maskToken } from './redaction.js';
-import { RefreshSchedule, TimeoutRegistry } from './refresh-schedule.js';
+import { WeComApiError } from '../errors/wecom-api.error.js';
+import { FetchCoordinator } from '../engine/fetch-coordinator.js';
+import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
+import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import { describeError } from '../bounded.js';
+import { fingerprint, maskToken } from '../redaction.js';
+import { RefreshSchedule, TimeoutRegistry } from '../engine/refresh-schedule.js';
 import { TokenFetcher } from './token-fetcher.js';
-import { AtomicTokenInvalidation, TokenInvalidationFeed, TokenStore } from './token-store.js';
+import { AtomicTokenInvalidation, TokenInvalidationFeed, TokenStore } from '../engine/token-store.js';
 import type { WeComTokenConfig } from './wecom-token.config.js';
-import { RATE_LIMITED_ERRCODE, REJECTED_TOKENS_REMEMBERED } from './wecom-token.constants.js';
-import { CREDENTIAL_ERRCODES, rateLimitedMessage, refreshFailedKeepingMessage, tokenFetchedMessage } from './wecom-token.messages.js';
+import { RATE_LIMITED_ERRCODE, REJECTED_TOKENS_REMEMBERED } from '../wecom-token.constants.js';
+import { CREDENTIAL_ERRCODES, rateLimitedMessage, refreshFailedKeepingMessage, tokenFetchedMessage } from '../wecom-token.messages.js';
 
 /** A token held in process, with the moment it is due for refresh. */
 interface HeldToken extends TokenEntry {

@@ -4,10 +4,10 @@
  */
 import type { Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import { bounded, describeError } from './bounded.js';
-import type { TokenEntry } from './interfaces/token-entry.interface.js';
-import type { WeComTokenConfig } from './wecom-token.config.js';
-import { cacheRecoveredMessage, cacheUnavailableMessage } from './wecom-token.messages.js';
+import { bounded, describeError } from '../bounded.js';
+import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import type { WeComTokenConfig } from '../app/wecom-token.config.js';
+import { cacheRecoveredMessage, cacheUnavailableMessage } from '../wecom-token.messages.js';
 
 /** A store that can delete an entry only while it still holds a given token, in one atomic step. */
 export interface AtomicTokenInvalidation {

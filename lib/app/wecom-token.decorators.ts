@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { AccessTokenService } from './access-token.service.js';
-import { WeComClient } from './http/wecom.client.js';
-import { DEFAULT_APP_NAME } from './wecom-token.constants.js';
+import { WeComClient } from '../http/wecom.client.js';
+import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
 import { getAccessTokenServiceName, getWeComClientName } from './wecom-token.tokens.js';
 
 /** Injection token of an app's `AccessTokenService`: the class for the default app, a readable string otherwise. */
