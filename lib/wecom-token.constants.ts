@@ -39,3 +39,21 @@ export const DEFAULT_CACHE_TIMEOUT_MS = 1_000;
 
 /** How many recently rejected tokens an app remembers, so that none is served again from any copy. */
 export const REJECTED_TOKENS_REMEMBERED = 16;
+
+/** Requests to one credential endpoint that one app may send in any `FETCH_BUDGET_WINDOW_MS`, per process. */
+export const FETCH_BUDGET = 10;
+
+/** The window of the fetch budget. */
+export const FETCH_BUDGET_WINDOW_MS = 60_000;
+
+/** First cool-down after a fetch failed for a reason other than credentials or 45009 (HTML, 5xx, dropped, …). */
+export const DEFAULT_FAILURE_COOLDOWN_MS = 1_000;
+
+/** The growing cool-down stops growing here. */
+export const OTHER_FAILURE_COOLDOWN_MAX_MS = 30_000;
+
+/** Longest lifetime a credential is given, whatever `expires_in` says. */
+export const MAX_LIFETIME_SECONDS = 86_400;
+
+/** Longest delay Node's timers can hold (2^31-1 ms); longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;

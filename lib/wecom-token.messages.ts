@@ -107,3 +107,38 @@ export function lockUnavailableMessage(ref: AppRef, error: string): string {
 export function rateLimitedMessage(ref: AppRef, pauseMs: number): string {
   return `gettoken hit WeCom's frequency limit (45009) for ${subject(ref)}; no gettoken for ${Math.round(pauseMs / 1000)} s. Check for a token cache that is not shared or a loop calling gettoken`;
 }
+
+/** The fetch budget of a credential is spent. */
+export function cooldownMessage(ref: AppRef, kind: string, retryAfterMs: number): string {
+  return `no ${kind} request sent for ${subject(ref)}: the fetch budget (10 requests in 60 s per process) is spent; next request allowed in ${Math.ceil(retryAfterMs / 1000)} s. Something keeps asking for a new ${kind} (a loop of refresh()/invalidate(), or answers WeCom keeps rejecting)`;
+}
+
+/** The application is shutting down: a fetch was aborted or refused. */
+export function shutDownMessage(ref: AppRef, kind: string): string {
+  return `${kind} of ${subject(ref)} is not available: the application is shutting down`;
+}
+
+/** A credential of any kind was fetched. */
+export function credentialFetchedMessage(ref: AppRef, kind: string, masked: string, expiresAt: number): string {
+  return `fetched ${kind} ${masked} for ${subject(ref)}, expires at ${new Date(expiresAt).toISOString()}`;
+}
+
+/** A refresh failed but the held credential is still valid. */
+export function refreshFailedKeepingCredentialMessage(ref: AppRef, kind: string, error: string, masked: string, validForMs: number): string {
+  return `${kind} refresh failed for ${subject(ref)}; keeping ${masked}, valid for ${Math.round(validForMs / 1000)} s more: ${error}`;
+}
+
+/** WeCom's frequency limit was hit on a credential endpoint. */
+export function credentialRateLimitedMessage(ref: AppRef, kind: string, pauseMs: number): string {
+  return `${kind} request hit WeCom's frequency limit (45009) for ${subject(ref)}; no ${kind} request for ${Math.round(pauseMs / 1000)} s. Check for a cache that is not shared or a loop asking for a new ${kind}`;
+}
+
+/** A custom TokenLock answered something other than a release function or null. */
+export function malformedLockMessage(ref: AppRef, got: string): string {
+  return `the TokenLock of ${subject(ref)} is malformed: acquire() resolved ${got}, expected a release function or null; coordinating within this process`;
+}
+
+/** Whitespace around a credential option was trimmed. */
+export function trimmedOptionMessage(app: string, option: string): string {
+  return `WeComTokenModule: option '${option}' of app '${app}' had whitespace around it (a trailing newline from an env file?); it was trimmed`;
+}

@@ -140,7 +140,7 @@ describe('WeComTokenModule', () => {
       ['missing secret', { secret: undefined }, /option 'secret' of app 'crm' is missing/],
       ['empty secret', { secret: '' }, /option 'secret' of app 'crm' is empty/],
       ['bad baseUrl', { baseUrl: 'ftp://example' }, /option 'baseUrl' of app 'crm' must be an http\(s\) URL/],
-      ['negative refreshAheadSeconds', { refreshAheadSeconds: -5 }, /option 'refreshAheadSeconds' of app 'crm' must be a finite number ≥ 0, got -5/],
+      ['negative refreshAheadSeconds', { refreshAheadSeconds: -5 }, /option 'refreshAheadSeconds' of app 'crm' must be a finite number from 0 to 86400, got -5/],
       ['zero timeoutMs', { timeoutMs: 0 }, /option 'timeoutMs' of app 'crm'/],
       ['non-numeric agentId', { agentId: 'abc' }, /option 'agentId' of app 'crm' must be a number/],
     ];

@@ -1,73 +1,79 @@
 /**
- * The public face of one WeCom app's access_token.
+ * The public face of one WeCom app's access_token: one credential of the engine, fetched from gettoken.
  */
-import { Logger, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
+import { OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import { WeComApiError } from '../errors/wecom-api.error.js';
-import { FetchCoordinator } from '../engine/fetch-coordinator.js';
+import { inspect } from 'node:util';
+import { Credential } from '../engine/credential.js';
 import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
+import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
+import type { CredentialBinding } from '../http/credential-binding.js';
 import type { TokenEntry } from '../interfaces/token-entry.interface.js';
-import { describeError } from '../bounded.js';
-import { fingerprint, maskToken } from '../redaction.js';
-import { RefreshSchedule, TimeoutRegistry } from '../engine/refresh-schedule.js';
-import { TokenFetcher } from './token-fetcher.js';
-import { AtomicTokenInvalidation, TokenInvalidationFeed, TokenStore } from '../engine/token-store.js';
+import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import { maskToken } from '../redaction.js';
+import { GETTOKEN_PATH, TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants.js';
+import type { AppRef } from '../wecom-token.messages.js';
+import { classifyFailure, credentialHttp, entryFromBody, errcodeOf, requestCredential } from './token-fetcher.js';
 import type { WeComTokenConfig } from './wecom-token.config.js';
-import { RATE_LIMITED_ERRCODE, REJECTED_TOKENS_REMEMBERED } from '../wecom-token.constants.js';
-import { CREDENTIAL_ERRCODES, rateLimitedMessage, refreshFailedKeepingMessage, tokenFetchedMessage } from '../wecom-token.messages.js';
 
-/** A token held in process, with the moment it is due for refresh. */
-interface HeldToken extends TokenEntry {
-  refreshAt: number;
-}
-
-/** After a transient refresh failure, the next background attempt waits this long (the held token stays in service). */
-const BACKGROUND_RETRY_MS = 1_000;
-
-/**
- * The refresh point of an entry: `refreshAheadMs` before expiry, never earlier than half the lifetime. A fetch that
- * returned the token already held without a later expiry (WeCom's "same token within validity") is not refreshed
- * again before it expires, so it cannot start a refetch loop.
- */
-export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced?: TokenEntry): number {
-  if (replaced && entry.token === replaced.token && entry.expiresAt <= replaced.expiresAt + 1_000) return entry.expiresAt;
-  const lifetime = Math.max(0, entry.expiresAt - entry.fetchedAt);
-  return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
-}
+export { refreshPoint } from '../engine/credential.js';
 
 /**
  * One app's access_token: cached, shared, refreshed ahead of expiry, replaced once when WeCom rejects it.
  * Injected as `AccessTokenService` for the default app, `@InjectAccessTokenService(name)` for a named one.
  */
 export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdown {
-  private readonly logger = new Logger(AccessTokenService.name);
-  private readonly store: TokenStore;
-  private readonly coordinator: FetchCoordinator;
-  private readonly schedule: RefreshSchedule;
-  private held?: HeldToken;
-  private inflight?: Promise<HeldToken>;
-  /** A credential or rate-limit failure, answered without calling WeCom until `until`. */
-  private failure?: { error: Error; until: number };
-  private backgroundRetryAt = 0;
-  /**
-   * The recently rejected tokens (never served again), each with its compare-and-delete in the shared store, which
-   * every caller that saw the rejection shares. Oldest first, at most REJECTED_TOKENS_REMEMBERED.
-   */
-  private readonly rejected = new Map<string, Promise<void>>();
-  private destroyed = false;
-  private readonly stopFeed?: () => void;
+  /** @internal The engine's credential behind this service. */
+  readonly credential: Credential;
+  /** @internal The lock every credential of this app shares (closed once, with this service). */
+  readonly lock: TokenLock;
+  /** @internal What the client and the interceptor need of this token. */
+  readonly binding: CredentialBinding;
+  private readonly ref: AppRef;
 
   /** @internal Built by `WeComTokenModule`; not meant to be constructed by applications. */
   constructor(
     private readonly config: WeComTokenConfig,
-    cache: Cache,
-    scheduler?: TimeoutRegistry,
+    /** @internal The cache this app's credentials share. */
+    readonly cache: Cache,
+    /** @internal The application's SchedulerRegistry, when it has one. */
+    readonly scheduler?: TimeoutRegistry,
   ) {
-    const atomic = isAtomicInvalidation(config.lock) ? config.lock : undefined;
-    this.store = new TokenStore(config, cache, this.logger, atomic);
-    this.coordinator = new FetchCoordinator(config, config.lock ?? new InProcessTokenLock(), this.store, new TokenFetcher(config), this.logger);
-    if (isInvalidationFeed(config.lock)) this.stopFeed = config.lock.onTokenInvalidated(config.cacheKey, (fp) => this.onFleetInvalidation(fp));
-    this.schedule = new RefreshSchedule(`WeComTokenRefresh(${config.app})`, config.backgroundRefresh ? scheduler : undefined, this.logger);
+    this.ref = { corpId: config.corpId, app: config.app };
+    this.lock = config.lock ?? new InProcessTokenLock();
+    const http = credentialHttp(config.baseUrl);
+    const request = { method: 'GET' as const, path: GETTOKEN_PATH };
+    this.credential = new Credential(
+      {
+        ...settingsOf(config, this.ref),
+        kind: 'access_token',
+        timerName: `WeComTokenRefresh(${config.app})`,
+        cacheKey: config.cacheKey,
+        valueField: 'token',
+        cache,
+        lock: this.lock,
+        ...(config.backgroundRefresh && scheduler ? { scheduler } : {}),
+        fetchOnce: async (signal) => {
+          const fetchedAt = Date.now();
+          // The only place that reveals the secret, and only into the request's query string.
+          const params = { corpid: config.corpId, corpsecret: config.secret.reveal() };
+          const body = await requestCredential(http, this.ref, { ...request, params }, signal, config.timeoutMs);
+          return entryFromBody(this.ref, request, body, 'access_token', fetchedAt);
+        },
+      },
+      AccessTokenService.name,
+    );
+    const credential = this.credential;
+    this.binding = {
+      ref: this.ref,
+      baseUrl: config.baseUrl,
+      param: 'access_token',
+      rejectedErrcodes: TOKEN_REJECTED_ERRCODES,
+      retry: config.retry,
+      timeoutMs: config.timeoutMs,
+      getToken: () => credential.get(),
+      invalidate: (rejected) => credential.invalidate(rejected),
+    };
   }
 
   /** The registered app name. */
@@ -97,7 +103,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
 
   /** Whether background refresh timers are set (backgroundRefresh on and ScheduleModule present). */
   get backgroundRefreshActive(): boolean {
-    return this.schedule.enabled;
+    return this.credential.backgroundRefreshActive;
   }
 
   /**
@@ -106,50 +112,38 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
    * one fetch.
    */
   getToken(): Promise<string> {
-    const held = this.held;
-    if (held !== undefined && Date.now() < held.refreshAt) return Promise.resolve(held.token);
-    return this.getTokenSlow();
+    return this.credential.get();
   }
 
   /** The held entry (token, expiry, fetch time), without I/O; undefined when none is held. */
   peek(): Readonly<TokenEntry> | undefined {
-    const held = this.held;
-    return held && { token: held.token, expiresAt: held.expiresAt, fetchedAt: held.fetchedAt };
+    return this.credential.peek();
+  }
+
+  /** The failure callers get at once while a cool-down lasts (a wrong secret, 45009, …), if one does. */
+  lastFailure(): Error | undefined {
+    return this.credential.lastFailure();
   }
 
   /** Fetch a new token now. Concurrent callers (and a refresh already under way) share one fetch. */
-  async refresh(): Promise<string> {
-    return (await this.load(true)).token;
+  refresh(): Promise<string> {
+    return this.credential.refresh();
   }
 
   /**
    * Forget the token. With `rejectedToken`, only while it is still the one held and cached (compare-and-delete):
    * a newer token, fetched by another caller or instance after the rejection, stays.
    */
-  async invalidate(rejectedToken?: string): Promise<void> {
-    if (rejectedToken === undefined) {
-      this.dropHeld();
-      await this.store.delete();
-      return;
-    }
-    // A wave of rejections of one token costs one compare-and-delete in the shared store, not one per call: the
-    // first invalidation deletes, the others find the token already known as rejected (and never served again).
-    const pending = this.rejected.get(rejectedToken);
-    if (pending) return pending;
-    if (this.held?.token === rejectedToken) this.dropHeld();
-    const deletion = this.store.deleteIf(rejectedToken);
-    this.rejected.set(rejectedToken, deletion);
-    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) this.rejected.delete(this.rejected.keys().next().value as string);
-    return deletion;
+  invalidate(rejectedToken?: string): Promise<void> {
+    return this.credential.invalidate(rejectedToken);
   }
 
-  /** @internal Stops the refresh timer, and closes a lock that can be closed (RedisTokenLock's own client). */
+  /** @internal Aborts fetches in flight, stops the refresh timer, and closes a lock that can be closed. */
   async onModuleDestroy(): Promise<void> {
-    this.destroyed = true;
-    this.schedule.stop();
-    this.stopFeed?.();
-    const lock = this.config.lock as { close?: () => Promise<void> } | undefined;
-    if (typeof lock?.close === 'function') await lock.close().catch(() => undefined);
+    if (this.credential.closed) return;
+    this.credential.close();
+    const lock = this.lock as { close?: () => Promise<void> };
+    if (typeof lock.close === 'function') await lock.close().catch(() => undefined);
   }
 
   /** @internal */
@@ -157,120 +151,30 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     return this.onModuleDestroy();
   }
 
-  /**
-   * Another instance invalidated a token (after WeCom rejected it): stop serving it from the in-process copy. The
-   * shared entry no longer holds it (compare-and-delete ran before the message), so the next caller loads the
-   * replacement from the shared cache, or waits for the one fetch of the fleet.
-   */
-  private onFleetInvalidation(tokenFingerprint: string): void {
-    const held = this.held;
-    if (held && fingerprint(held.token) === tokenFingerprint) this.dropHeld();
+  /** @internal Shows the app, never the secret or a whole token. */
+  [inspect.custom](): string {
+    return `AccessTokenService { app: '${this.config.app}', corpId: '${this.config.corpId}', token: ${maskToken(this.peek()?.token)} }`;
   }
 
-  /** Stop serving the held token, and drop its refresh timer with it. */
-  private dropHeld(): void {
-    this.held = undefined;
-    this.schedule.cancel();
-  }
-
-  private async getTokenSlow(): Promise<string> {
-    const held = this.held;
-    if (held !== undefined && Date.now() < held.expiresAt) {
-      this.refreshInBackground();
-      return held.token;
-    }
-    // A load that started before a rejection may still bring back the rejected token: load again, bounded.
-    for (let attempt = 0; ; attempt++) {
-      const entry = await this.load(false);
-      if (!this.rejected.has(entry.token) || attempt >= 2) return entry.token;
-    }
-  }
-
-  private refreshInBackground(): void {
-    const now = Date.now();
-    if (this.inflight || this.destroyed || now < this.backgroundRetryAt || (this.failure && now < this.failure.until)) return;
-    this.load(false).catch((error: unknown) => {
-      const held = this.held;
-      if (held && Date.now() < held.expiresAt) {
-        this.logger.warn(refreshFailedKeepingMessage(this.config, describeError(error), maskToken(held.token), held.expiresAt - Date.now()));
-      }
-    });
-  }
-
-  /** Single flight: every caller while a load is under way shares it. */
-  private load(force: boolean): Promise<HeldToken> {
-    if (this.inflight) return this.inflight;
-    const pending = this.doLoad(force).finally(() => {
-      if (this.inflight === pending) this.inflight = undefined;
-    });
-    this.inflight = pending;
-    return pending;
-  }
-
-  private async doLoad(force: boolean): Promise<HeldToken> {
-    const failure = this.failure;
-    if (failure && Date.now() < failure.until) throw failure.error;
-    const previous = this.held;
-
-    if (!force) {
-      const shared = await this.store.read();
-      if (shared && this.isServable(shared) && isNewer(shared, previous)) {
-        // `previous` too: a same-token answer fetched by another instance is not refreshed again before it expires.
-        const adopted = this.adopt(shared, false, previous);
-        // Due already (another instance is late to refresh it): serve it now, refresh once this load has settled.
-        if (Date.now() >= adopted.refreshAt) setImmediate(() => this.refreshInBackground());
-        return adopted;
-      }
-    }
-    try {
-      const { entry, fetched } = await this.coordinator.obtain((found) => this.isServable(found) && isNewer(found, previous));
-      this.failure = undefined;
-      this.backgroundRetryAt = 0;
-      if (fetched) {
-        // WeCom handed this token out again just now: it is good, and a later rejection of it is a new one.
-        this.rejected.delete(entry.token);
-      }
-      return this.adopt(entry, fetched, previous);
-    } catch (error) {
-      this.noteFailure(error as Error);
-      throw error;
-    }
-  }
-
-  private isServable(entry: TokenEntry): boolean {
-    return Date.now() < entry.expiresAt && !this.rejected.has(entry.token);
-  }
-
-  private adopt(entry: TokenEntry, fetched: boolean, replaced?: TokenEntry): HeldToken {
-    const held: HeldToken = { token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt, refreshAt: refreshPoint(entry, this.config.refreshAheadMs, replaced) };
-    this.held = held;
-    if (fetched) this.logger.debug(tokenFetchedMessage(this.config, maskToken(held.token), held.expiresAt));
-    if (!this.destroyed) this.schedule.schedule(held.refreshAt, () => this.refreshInBackground());
-    return held;
-  }
-
-  private noteFailure(error: Error): void {
-    const now = Date.now();
-    if (error instanceof WeComApiError && error.errcode === RATE_LIMITED_ERRCODE) {
-      this.failure = { error, until: now + this.config.rateLimitCooldownMs };
-      this.logger.error(rateLimitedMessage(this.config, this.config.rateLimitCooldownMs));
-    } else if (error instanceof WeComApiError && CREDENTIAL_ERRCODES.has(error.errcode)) {
-      this.failure = { error, until: now + this.config.errorCooldownMs };
-      this.logger.error(error.message);
-    } else {
-      this.backgroundRetryAt = now + BACKGROUND_RETRY_MS;
-    }
+  /** @internal */
+  toJSON(): Record<string, unknown> {
+    const held = this.peek();
+    return { app: this.config.app, corpId: this.config.corpId, token: held ? maskToken(held.token) : null, expiresAt: held?.expiresAt ?? null };
   }
 }
 
-function isNewer(found: TokenEntry, previous: TokenEntry | undefined): boolean {
-  return !previous || found.token !== previous.token || found.expiresAt > previous.expiresAt;
-}
-
-function isInvalidationFeed(lock: unknown): lock is TokenInvalidationFeed {
-  return typeof (lock as Partial<TokenInvalidationFeed> | undefined)?.onTokenInvalidated === 'function';
-}
-
-function isAtomicInvalidation(lock: unknown): lock is AtomicTokenInvalidation {
-  return typeof (lock as Partial<AtomicTokenInvalidation> | undefined)?.compareAndDeleteToken === 'function';
+/** The engine's settings shared by every credential of one app. */
+export function settingsOf(config: WeComTokenConfig, ref: AppRef) {
+  return {
+    ref,
+    refreshAheadMs: config.refreshAheadMs,
+    timeoutMs: config.timeoutMs,
+    cacheTimeoutMs: config.cacheTimeoutMs,
+    errorCooldownMs: config.errorCooldownMs,
+    rateLimitCooldownMs: config.rateLimitCooldownMs,
+    failureCooldownMs: config.failureCooldownMs,
+    retry: config.retry,
+    classify: classifyFailure,
+    errcodeOf,
+  };
 }

@@ -1,71 +1,98 @@
 /**
- * Fetching a token from WeCom's gettoken: one request, bounded retries of transient failures, typed errors.
- * The only place that reveals the secret, and only into the request's query string.
+ * Asking WeCom for a credential: one request within its deadline, the answer checked, typed errors. Shared by the
+ * access token (gettoken) and the JS-SDK tickets; the suite's credentials use it too.
  */
 import axios, { AxiosInstance } from 'axios';
-import { backoffMs, sleep } from '../bounded.js';
+import type { FailureClass } from '../engine/credential-spec.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
 import { WeComTransportError } from '../errors/wecom-transport.error.js';
 import type { TokenEntry } from '../interfaces/token-entry.interface.js';
-import { assertOk, decodeResponse, toTransportError } from '../wecom-body.js';
-import type { WeComTokenConfig } from './wecom-token.config.js';
-import { GETTOKEN_PATH, TRANSIENT_ERRCODES } from '../wecom-token.constants.js';
+import { assertOk, decodeResponse, toTransportError, WeComBody } from '../wecom-body.js';
+import { MAX_LIFETIME_SECONDS, RATE_LIMITED_ERRCODE, TRANSIENT_ERRCODES } from '../wecom-token.constants.js';
+import { AppRef, CREDENTIAL_ERRCODES } from '../wecom-token.messages.js';
 
-/** Whether a failure of gettoken is worth another attempt. */
+/** Whether a failure of a credential request is worth another attempt. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof WeComApiError) return TRANSIENT_ERRCODES.has(error.errcode);
-  if (error instanceof WeComTransportError) return error.failure !== 'http-status' || (error.status ?? 0) >= 500 || error.status === 429;
+  if (error instanceof WeComTransportError) {
+    return error.failure !== 'http-status' || (error.status ?? 0) >= 500 || error.status === 429;
+  }
   return false;
 }
 
-
-/** Fetches tokens of one app from gettoken. */
-export class TokenFetcher {
-  private readonly http: AxiosInstance;
-
-  constructor(private readonly config: WeComTokenConfig) {
-    this.http = axios.create({
-      baseURL: config.baseUrl,
-      timeout: config.timeoutMs,
-      // Raw text, decoded by the ground floor: a truncated body must be an error, never a half-parsed string.
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      validateStatus: () => true,
-      maxRedirects: 0,
-    });
+/** How the engine treats a failure of a credential request. */
+export function classifyFailure(error: unknown): FailureClass {
+  if (isTransient(error)) return 'transient';
+  if (error instanceof WeComApiError) {
+    if (error.errcode === RATE_LIMITED_ERRCODE) return 'rate-limited';
+    if (CREDENTIAL_ERRCODES.has(error.errcode)) return 'credential';
   }
+  return 'other';
+}
 
-  /** One token, retrying -1 / 45033 / network failures a bounded number of times; other errors at once. */
-  async fetch(): Promise<TokenEntry> {
-    const { attempts, baseDelayMs, maxDelayMs } = this.config.retry;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.fetchOnce();
-      } catch (error) {
-        if (attempt + 1 >= attempts || !isTransient(error)) throw error;
-        await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs));
-      }
-    }
-  }
+/** WeCom's errcode of an error, if it carries one. */
+export function errcodeOf(error: unknown): number | undefined {
+  return error instanceof WeComApiError ? error.errcode : undefined;
+}
 
-  private async fetchOnce(): Promise<TokenEntry> {
-    const { config } = this;
-    const fetchedAt = Date.now();
-    let body;
-    try {
-      const res = await this.http.get(GETTOKEN_PATH, { params: { corpid: config.corpId, corpsecret: config.secret.reveal() } });
-      const decoded = decodeResponse(config, 'GET', GETTOKEN_PATH, res);
-      if (decoded.kind !== 'json') throw new WeComTransportError(config, { failure: 'invalid-body', method: 'GET', path: GETTOKEN_PATH, status: res.status, problem: `expected JSON, got ${decoded.contentType}` });
-      body = assertOk(config, GETTOKEN_PATH, decoded.body);
-    } catch (error) {
-      throw toTransportError(config, 'GET', GETTOKEN_PATH, error, config.timeoutMs);
+/** An axios instance for credential endpoints: raw text, no redirects, every status seen. */
+export function credentialHttp(baseUrl: string): AxiosInstance {
+  return axios.create({
+    baseURL: baseUrl,
+    // Raw text, decoded by the ground floor: a truncated body must be an error, never a half-parsed string.
+    responseType: 'text',
+    transformResponse: [(data: unknown) => data],
+    validateStatus: () => true,
+    // WeCom never redirects an API call: a redirect would carry the secret or a token elsewhere.
+    maxRedirects: 0,
+  });
+}
+
+/** One request to a credential endpoint. */
+export interface CredentialRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  params?: Record<string, string>;
+  data?: unknown;
+}
+
+/**
+ * Send one request with `signal` bounding the whole exchange (headers and body), and return WeCom's successful
+ * JSON body; everything else is a typed error that carries no URL query, secret or token.
+ */
+export async function requestCredential(http: AxiosInstance, ref: AppRef, req: CredentialRequest, signal: AbortSignal, timeoutMs: number): Promise<WeComBody> {
+  try {
+    const res = await http.request({ method: req.method, url: req.path, ...(req.params ? { params: req.params } : {}), ...(req.data !== undefined ? { data: req.data } : {}), signal });
+    if (res.status >= 300 && res.status < 400) {
+      throw new WeComTransportError(ref, { failure: 'http-status', method: req.method, path: req.path, status: res.status, problem: `HTTP ${res.status} redirect: WeCom never redirects an API call, so it was not followed` });
     }
-    const token = body.access_token;
-    const expiresIn = body.expires_in;
-    if (typeof token !== 'string' || token === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
-      throw new WeComTransportError(config, { failure: 'invalid-body', method: 'GET', path: GETTOKEN_PATH, status: 200, problem: 'the body has no access_token and positive expires_in' });
+    const decoded = decodeResponse(ref, req.method, req.path, res);
+    if (decoded.kind !== 'json') throw new WeComTransportError(ref, { failure: 'invalid-body', method: req.method, path: req.path, status: res.status, problem: `expected JSON, got ${decoded.contentType}` });
+    return assertOk(ref, req.path, decoded.body);
+  } catch (error) {
+    if (signal.aborted && !(error instanceof WeComApiError) && !(error instanceof WeComTransportError)) {
+      const reason: unknown = signal.reason;
+      // Shutdown: the engine's own reason passes through; the deadline: a timeout, whatever stage it hit.
+      if (reason instanceof Error && reason.name !== 'TimeoutError') throw reason;
+      throw new WeComTransportError(ref, { failure: 'timeout', method: req.method, path: req.path, code: 'ETIMEDOUT', problem: `no complete answer within ${timeoutMs} ms` });
     }
-    // Measured from the moment the request was sent: conservative by the round trip.
-    return { token, expiresAt: fetchedAt + expiresIn * 1000, fetchedAt };
+    throw toTransportError(ref, req.method, req.path, error, timeoutMs);
   }
+}
+
+/**
+ * The credential in `field` and its expiry from a successful body. An `expires_in` that is not a finite number
+ * ≥ 1 makes the answer invalid; one above a day counts as a day. Expiry is measured from when the request was sent.
+ */
+export function entryFromBody(ref: AppRef, req: Pick<CredentialRequest, 'method' | 'path'>, body: WeComBody, field: string, fetchedAt: number): TokenEntry {
+  const { method, path } = req;
+  const value = body[field];
+  const expiresIn = body.expires_in;
+  if (typeof value !== 'string' || value === '' || value.length > 2048) {
+    throw new WeComTransportError(ref, { failure: 'invalid-body', method, path, status: 200, problem: `the body has no valid ${field}` });
+  }
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 1) {
+    throw new WeComTransportError(ref, { failure: 'invalid-body', method, path, status: 200, problem: `expires_in must be a finite number ≥ 1, got ${typeof expiresIn === 'number' ? String(expiresIn) : typeof expiresIn}` });
+  }
+  return { token: value, expiresAt: fetchedAt + Math.min(expiresIn, MAX_LIFETIME_SECONDS) * 1000, fetchedAt };
 }

@@ -1,12 +1,13 @@
 /**
  * Validation and defaults of one app's options, run when the module starts.
  */
+import { Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import { WeComConfigError } from '../errors/wecom-config.error.js';
 import type { TokenLock } from '../interfaces/token-lock.interface.js';
 import type { WeComTokenModuleOptions } from '../interfaces/wecom-token-options.interface.js';
-import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from '../wecom-token.constants.js';
-import { AppRef, invalidOptionMessage } from '../wecom-token.messages.js';
+import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_FAILURE_COOLDOWN_MS, MAX_TIMER_MS, MAX_LIFETIME_SECONDS, FETCH_BUDGET, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from '../wecom-token.constants.js';
+import { AppRef, invalidOptionMessage, trimmedOptionMessage } from '../wecom-token.messages.js';
 import { Secret } from '../redaction.js';
 
 /** The validated configuration of one app, defaults applied. The secret is wrapped so it cannot be printed. */
@@ -20,6 +21,7 @@ export interface WeComTokenConfig extends AppRef {
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   errorCooldownMs: number;
   rateLimitCooldownMs: number;
+  failureCooldownMs: number;
   cacheTimeoutMs: number;
   cache?: Cache;
   lock?: TokenLock;
@@ -34,19 +36,33 @@ function nonEmptyString(app: string, option: string, value: unknown): string {
   return value;
 }
 
-function number(app: string, option: string, value: unknown, fallback: number, min: number, integer = false): number {
+/**
+ * A number option within [min, max]. Durations are bounded by what Node's timers can hold (2^31-1 ms): a longer
+ * timer fires at once, which would turn a cool-down or a timeout into a loop.
+ */
+function number(app: string, option: string, value: unknown, fallback: number, min: number, integer = false, max = MAX_TIMER_MS): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    throw new WeComConfigError(invalidOptionMessage(app, option, `must be a finite ${integer ? 'integer' : 'number'} ≥ ${min}, got ${String(value)}`));
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new WeComConfigError(invalidOptionMessage(app, option, `must be a finite ${integer ? 'integer' : 'number'} from ${min} to ${max}, got ${String(value)}`));
   }
   return value;
+}
+
+/**
+ * One rule for every credential option: whitespace around it is trimmed (a trailing newline from an env file would
+ * otherwise mean 40001), with a warning that names the option, never the value.
+ */
+export function trimmed(app: string, option: string, value: string): string {
+  const clean = value.trim();
+  if (clean !== value) new Logger('WeComTokenModule').warn(trimmedOptionMessage(app, option));
+  return clean;
 }
 
 /** Validate and default the options of app `name`; every message names the option and the app, never a secret. */
 export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, name: string): WeComTokenConfig {
   if (!raw || typeof raw !== 'object') throw new WeComConfigError(invalidOptionMessage(name, 'options', `must be an object, got ${raw === null ? 'null' : typeof raw}`));
-  const corpId = nonEmptyString(name, 'corpId', raw.corpId).trim();
-  const secret = new Secret(nonEmptyString(name, 'secret', raw.secret));
+  const corpId = trimmed(name, 'corpId', nonEmptyString(name, 'corpId', raw.corpId));
+  const secret = new Secret(trimmed(name, 'secret', nonEmptyString(name, 'secret', raw.secret)));
 
   const baseUrlRaw = raw.baseUrl === undefined ? DEFAULT_BASE_URL : nonEmptyString(name, 'baseUrl', raw.baseUrl);
   let baseUrl: string;
@@ -84,16 +100,17 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
     secret,
     ...(agentId !== undefined ? { agentId } : {}),
     baseUrl,
-    refreshAheadMs: number(name, 'refreshAheadSeconds', raw.refreshAheadSeconds, DEFAULT_REFRESH_AHEAD_SECONDS, 0) * 1000,
+    refreshAheadMs: number(name, 'refreshAheadSeconds', raw.refreshAheadSeconds, DEFAULT_REFRESH_AHEAD_SECONDS, 0, false, MAX_LIFETIME_SECONDS) * 1000,
     timeoutMs: number(name, 'timeoutMs', raw.timeoutMs, DEFAULT_TIMEOUT_MS, 1, true),
     backgroundRefresh: raw.backgroundRefresh ?? true,
     retry: {
-      attempts: number(name, 'retry.attempts', retry.attempts, DEFAULT_RETRY.attempts, 1, true),
+      attempts: number(name, 'retry.attempts', retry.attempts, DEFAULT_RETRY.attempts, 1, true, FETCH_BUDGET),
       baseDelayMs: number(name, 'retry.baseDelayMs', retry.baseDelayMs, DEFAULT_RETRY.baseDelayMs, 0),
       maxDelayMs: number(name, 'retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0),
     },
     errorCooldownMs: number(name, 'errorCooldownMs', raw.errorCooldownMs, DEFAULT_ERROR_COOLDOWN_MS, 0),
     rateLimitCooldownMs: number(name, 'rateLimitCooldownMs', raw.rateLimitCooldownMs, DEFAULT_RATE_LIMIT_COOLDOWN_MS, 0),
+    failureCooldownMs: number(name, 'failureCooldownMs', raw.failureCooldownMs, DEFAULT_FAILURE_COOLDOWN_MS, 0),
     cacheTimeoutMs: number(name, 'cacheTimeoutMs', raw.cacheTimeoutMs, DEFAULT_CACHE_TIMEOUT_MS, 1),
     ...(cache ? { cache } : {}),
     ...(lock ? { lock } : {}),

@@ -6,32 +6,44 @@
  * leases pass without a token (the lock or its holders keep failing) does each instance fetch for itself.
  */
 import type { Logger } from '@nestjs/common';
-import { bounded, describeError, sleep } from '../bounded.js';
+import { bounded, describeError } from '../bounded.js';
 import type { TokenEntry } from '../interfaces/token-entry.interface.js';
 import type { TokenLock } from '../interfaces/token-lock.interface.js';
-import type { TokenFetcher } from '../app/token-fetcher.js';
 import type { TokenStore } from './token-store.js';
-import type { WeComTokenConfig } from '../app/wecom-token.config.js';
-import { lockUnavailableMessage } from '../wecom-token.messages.js';
+import type { CredentialSpec } from './credential-spec.js';
+import { lockUnavailableMessage, malformedLockMessage } from '../wecom-token.messages.js';
 
 /** Decides whether an entry found in the shared cache saves a fetch. */
 export type EntryFilter = (entry: TokenEntry) => boolean;
 
-/** Coordinates the fetches of one app through its lock and shared cache. */
+/** What the coordinator needs of a credential's spec. */
+export type CoordinatorSettings = Pick<CredentialSpec, 'ref' | 'cacheKey' | 'timeoutMs' | 'cacheTimeoutMs' | 'retry'>;
+
+/** Coordinates the fetches of one credential through its lock and shared cache. */
 export class FetchCoordinator {
   private lockHealthy = true;
 
   constructor(
-    private readonly config: WeComTokenConfig,
+    private readonly config: CoordinatorSettings,
     private readonly lock: TokenLock,
     private readonly store: TokenStore,
-    private readonly fetcher: TokenFetcher,
+    private readonly fetch: () => Promise<TokenEntry>,
     private readonly logger: Logger,
+    /** Whether the store may still be written (false once the application shuts down). */
+    private readonly live: () => boolean = () => true,
   ) {}
 
   /** How long one fetch may hold the lock: one HTTP timeout and some slack for the cache write. */
   get leaseMs(): number {
     return this.config.timeoutMs + 2_000;
+  }
+
+  /** Wakes the instances waiting on another holder: set by a lock that hears of new entries (Redis pub/sub). */
+  private wake?: () => void;
+
+  /** Called when another instance wrote a new entry under this key: waiters read it now instead of polling on. */
+  entryWritten(): void {
+    this.wake?.();
   }
 
   /**
@@ -56,32 +68,54 @@ export class FetchCoordinator {
         }
       }
       if (Date.now() >= deadline) return { entry: await this.fetchAndShare(), fetched: true };
-      await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));
+      await this.pauseOrWake(Math.min(pause, Math.max(1, deadline - Date.now())));
       pause = Math.min(pause * 2, 250);
       const found = await this.store.read();
       if (found && good(found)) return { entry: found, fetched: false };
     }
   }
 
+  /** Sleep `ms`, or less when the holder's new entry is announced meanwhile. */
+  private pauseOrWake(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref?.();
+      // One waiter at most per credential and process: callers share one load (single flight).
+      this.wake = done;
+    });
+  }
+
   private async fetchAndShare(): Promise<TokenEntry> {
-    const entry = await this.fetcher.fetch();
-    await this.store.write(entry);
+    const entry = await this.fetch();
+    if (this.live()) await this.store.write(entry);
     return entry;
   }
 
   /** The lock's release, null when another holder has it, or a no-op release when the lock itself fails. */
   private async tryAcquire(key: string): Promise<(() => Promise<void>) | null> {
     try {
-      const release = await bounded(this.lock.acquire(key, this.leaseMs), this.config.cacheTimeoutMs, 'lock acquire');
+      const release: unknown = await bounded(Promise.resolve().then(() => this.lock.acquire(key, this.leaseMs)), this.config.cacheTimeoutMs, 'lock acquire');
+      if (release !== null && typeof release !== 'function') {
+        this.logger.error(malformedLockMessage(this.config.ref, release === undefined ? 'undefined' : typeof release));
+        return async () => undefined;
+      }
       if (!this.lockHealthy) {
         this.lockHealthy = true;
-        this.logger.log(`token lock answers again for corp ${this.config.corpId}, app '${this.config.app}'`);
+        this.logger.log(`token lock answers again for corp ${this.config.ref.corpId}, app '${this.config.ref.app}'`);
       }
-      return release;
+      if (release === null) return null;
+      // A release that never settles must not hang the caller that already has its token.
+      const settle = release as () => Promise<void>;
+      return () => bounded(Promise.resolve().then(settle), this.config.cacheTimeoutMs, 'lock release').catch(() => undefined);
     } catch (error) {
       if (this.lockHealthy) {
         this.lockHealthy = false;
-        this.logger.warn(lockUnavailableMessage(this.config, describeError(error)));
+        this.logger.warn(lockUnavailableMessage(this.config.ref, describeError(error)));
       }
       // In-process single flight still holds: this process fetches once.
       return async () => undefined;

@@ -4,6 +4,7 @@
  * refreshed on demand.
  */
 import type { Logger } from '@nestjs/common';
+import { MAX_TIMER_MS } from '../wecom-token.constants.js';
 
 /** The part of `@nestjs/schedule`'s `SchedulerRegistry` this module uses. */
 export interface TimeoutRegistry {
@@ -35,7 +36,8 @@ export class RefreshSchedule {
   schedule(at: number, task: () => void): void {
     if (!this.enabled) return;
     this.cancel();
-    const wait = Math.max(0, at - Date.now());
+    // Node's timers hold at most 2^31-1 ms; a longer wait would fire at once (and start a refetch loop).
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now()));
     const lead = Math.random() * Math.min(10_000, wait * 0.05);
     const timer = setTimeout(() => {
       this.timer = undefined;

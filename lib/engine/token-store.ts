@@ -6,7 +6,8 @@ import type { Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import { bounded, describeError } from '../bounded.js';
 import type { TokenEntry } from '../interfaces/token-entry.interface.js';
-import type { WeComTokenConfig } from '../app/wecom-token.config.js';
+import type { CredentialSpec } from './credential-spec.js';
+import { MAX_LIFETIME_SECONDS } from '../wecom-token.constants.js';
 import { cacheRecoveredMessage, cacheUnavailableMessage } from '../wecom-token.messages.js';
 
 /** A store that can delete an entry only while it still holds a given token, in one atomic step. */
@@ -20,12 +21,15 @@ export interface AtomicTokenInvalidation {
  * it from its in-process copy. Messages name the token by its fingerprint only.
  */
 export interface TokenInvalidationFeed {
-  /** Call `listener` with the fingerprint of each token another instance invalidated under `key`; returns unsubscribe. */
-  onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void): () => void;
+  /**
+   * Call `listener` with the fingerprint of each token another instance invalidated under `key`, and `written`
+   * (where the lock hears of it) when another instance wrote a new entry under `key`; returns unsubscribe.
+   */
+  onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void, written?: () => void): () => void;
 }
 
 /** Parse an entry written by this module or by a service in another language (object or JSON text). */
-export function parseEntry(value: unknown): TokenEntry | undefined {
+export function parseEntry(value: unknown, field: 'token' | 'ticket' = 'token'): TokenEntry | undefined {
   let v = value;
   if (typeof v === 'string') {
     try {
@@ -35,17 +39,22 @@ export function parseEntry(value: unknown): TokenEntry | undefined {
     }
   }
   if (!v || typeof v !== 'object') return undefined;
-  const { token, expiresAt, fetchedAt } = v as Record<string, unknown>;
+  const { [field]: token, expiresAt, fetchedAt } = v as Record<string, unknown>;
   if (typeof token !== 'string' || token === '' || typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
+  // No credential lives longer than a day: an entry claiming more was not written by WeCom's answer (poisoned).
+  if (expiresAt > Date.now() + MAX_LIFETIME_SECONDS * 1000) return undefined;
   return { token, expiresAt, fetchedAt: typeof fetchedAt === 'number' && Number.isFinite(fetchedAt) ? fetchedAt : expiresAt - 7_200_000 };
 }
 
-/** The cache entry of one app. */
+/** What the store needs of a credential's spec. */
+export type StoreSettings = Pick<CredentialSpec, 'ref' | 'cacheKey' | 'valueField' | 'cacheTimeoutMs'>;
+
+/** The shared cache entry of one credential. */
 export class TokenStore {
   private healthy = true;
 
   constructor(
-    private readonly config: WeComTokenConfig,
+    private readonly config: StoreSettings,
     private readonly cache: Cache,
     private readonly logger: Logger,
     private readonly atomic?: AtomicTokenInvalidation,
@@ -55,13 +64,13 @@ export class TokenStore {
   async read(): Promise<TokenEntry | undefined> {
     // cache-manager 7 turns a store error on get into a miss: only a hit proves that the store answers again.
     const value = await this.guard('get', () => this.cache.get<unknown>(this.config.cacheKey), (found) => found !== undefined && found !== null);
-    return value === failed ? undefined : parseEntry(value);
+    return value === failed ? undefined : parseEntry(value, this.config.valueField);
   }
 
   /** Write an entry; the store's TTL is a courtesy for clean-up, `expiresAt` decides validity. */
   async write(entry: TokenEntry): Promise<void> {
     const ttlMs = Math.max(1_000, entry.expiresAt - Date.now());
-    await this.guard('set', () => this.cache.set(this.config.cacheKey, { token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt }, ttlMs));
+    await this.guard('set', () => this.cache.set(this.config.cacheKey, { [this.config.valueField]: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt }, ttlMs));
   }
 
   /** Delete the entry, whatever it holds. */
@@ -85,13 +94,13 @@ export class TokenStore {
       const result = await bounded(Promise.resolve().then(op), this.config.cacheTimeoutMs, `cache ${operation}`);
       if (!this.healthy && proves(result)) {
         this.healthy = true;
-        this.logger.log(cacheRecoveredMessage(this.config));
+        this.logger.log(cacheRecoveredMessage(this.config.ref));
       }
       return result;
     } catch (error) {
       if (this.healthy) {
         this.healthy = false;
-        this.logger.warn(cacheUnavailableMessage(this.config, operation, describeError(error)));
+        this.logger.warn(cacheUnavailableMessage(this.config.ref, operation, describeError(error)));
       }
       return failed;
     }

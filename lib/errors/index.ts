@@ -1,3 +1,4 @@
 export * from './wecom-api.error.js';
 export * from './wecom-transport.error.js';
 export * from './wecom-config.error.js';
+export * from './wecom-cooldown.error.js';

@@ -5,11 +5,10 @@
  */
 import type { HttpService } from '@nestjs/axios';
 import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { AccessTokenService } from '../app/access-token.service.js';
+import { bindingOf, CredentialBinding, CredentialSource } from './credential-binding.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
 import { pathOf } from '../redaction.js';
 import { decodeResponse, failedErrcode, toTransportError } from '../wecom-body.js';
-import { TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants.js';
 import type { AppRef } from '../wecom-token.messages.js';
 
 /** Marks a replayed request, so that a second rejection fails instead of looping. A string key: axios keeps it. */
@@ -61,9 +60,12 @@ function errcodeOf(response: AxiosResponse, ref: AppRef): number | undefined {
 export class AccessTokenInterceptor {
   private readonly attached = new Map<AxiosInstance, { request: number; response: number }>();
   private readonly base: URL;
+  private readonly tokens: CredentialBinding;
 
-  constructor(private readonly tokens: AccessTokenService) {
-    this.base = new URL(tokens.baseUrl);
+  /** @internal Built by the module for each app (and by `WeComSuiteModule` for each of its credentials). */
+  constructor(source: CredentialSource) {
+    this.tokens = bindingOf(source);
+    this.base = new URL(this.tokens.baseUrl);
   }
 
   /** Whether a request goes to this app's `baseUrl` (same origin, path under the base path). */
@@ -105,7 +107,7 @@ export class AccessTokenInterceptor {
   }
 
   private get ref(): AppRef {
-    return { corpId: this.tokens.corpId, app: this.tokens.appName };
+    return this.tokens.ref;
   }
 
   private async onRequest(config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {
@@ -126,7 +128,7 @@ export class AccessTokenInterceptor {
     const config = response.config as TokenRequestConfig;
     if (!this.targets(config)) return response;
     const errcode = errcodeOf(response, this.ref);
-    if (errcode === undefined || !TOKEN_REJECTED_ERRCODES.has(errcode)) return response;
+    if (errcode === undefined || !this.tokens.rejectedErrcodes.has(errcode)) return response;
     const sent = accessTokenOf(config.url ?? '');
     const path = pathOf(config.url);
     if (config[REPLAYED]) {

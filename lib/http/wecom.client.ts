@@ -4,7 +4,7 @@
  */
 import type { HttpService } from '@nestjs/axios';
 import type { AxiosRequestConfig } from 'axios';
-import { AccessTokenService } from '../app/access-token.service.js';
+import { bindingOf, CredentialBinding, CredentialSource } from './credential-binding.js';
 import { backoffMs, sleep } from '../bounded.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
 import { WeComTransportError } from '../errors/wecom-transport.error.js';
@@ -47,12 +47,16 @@ export type WeComParams = Record<string, unknown>;
 
 /** The typed client of one app. Injected as `WeComClient` for the default app, `@InjectWeComClient(name)` otherwise. */
 export class WeComClient {
-  /** @internal Built by `WeComTokenModule`. */
+  private readonly tokens: CredentialBinding;
+
+  /** @internal Built by `WeComTokenModule` (and `WeComSuiteModule`). */
   constructor(
     /** The `@nestjs/axios` HttpService of this app (`baseURL`, `timeoutMs`), with the token interceptor attached. */
     readonly http: HttpService,
-    private readonly tokens: AccessTokenService,
-  ) {}
+    source: CredentialSource,
+  ) {
+    this.tokens = bindingOf(source);
+  }
 
   /** GET `path` (relative to `baseUrl`); resolves to the response body. */
   get<T = unknown>(path: string, params?: WeComParams): Promise<T> {
@@ -91,7 +95,7 @@ export class WeComClient {
   }
 
   private get ref(): AppRef {
-    return { corpId: this.tokens.corpId, app: this.tokens.appName };
+    return this.tokens.ref;
   }
 
   /**
@@ -99,7 +103,7 @@ export class WeComClient {
    * by the app's `retry` option; a POST is not, since `message/send` and the like would then happen twice.
    */
   private async call<T>(config: AxiosRequestConfig): Promise<T> {
-    const { attempts, baseDelayMs, maxDelayMs } = this.tokens.retryPolicy;
+    const { attempts, baseDelayMs, maxDelayMs } = this.tokens.retry;
     for (let attempt = 0; ; attempt++) {
       try {
         const { decoded } = await this.send(config);

@@ -54,6 +54,12 @@ export interface WeComTokenModuleOptions {
    * 60 min, and every call during a block extends nothing but the damage. Default 60000.
    */
   rateLimitCooldownMs?: number;
+  /**
+   * First cool-down after a credential request failed for another reason (an HTML page, 5xx, a dropped connection,
+   * an invalid answer): callers during it get that failure at once; it doubles with each further failure, up to
+   * 30 s, and ends with a success. Default 1000.
+   */
+  failureCooldownMs?: number;
   /** Bound on every shared-cache and lock operation. Default 1000. */
   cacheTimeoutMs?: number;
 }

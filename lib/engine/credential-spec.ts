@@ -1,0 +1,63 @@
+/**
+ * What the engine needs to keep one credential alive: where it is shared, who may fetch it, how long things may
+ * take, and one function that asks WeCom for it. The engine knows nothing of WeCom's paths; `app/` and `suite/`
+ * build one spec per credential.
+ */
+import type { Cache } from 'cache-manager';
+import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import type { CredentialKind } from '../observability/diagnostics.js';
+import type { AppRef } from '../wecom-token.messages.js';
+import type { TimeoutRegistry } from './refresh-schedule.js';
+
+/** How the engine treats a failed fetch. */
+export type FailureClass =
+  /** Worth another attempt within the same fetch (busy, concurrency limit, network, 5xx). */
+  | 'transient'
+  /** The credentials or permissions are wrong: no retry, a long cool-down. */
+  | 'credential'
+  /** WeCom's frequency limit: no retry, the longest cool-down. */
+  | 'rate-limited'
+  /** Anything else: no retry within the fetch, a short growing cool-down. */
+  | 'other';
+
+/** One credential's settings and its fetch. */
+export interface CredentialSpec {
+  /** What is fetched (`access_token`, `jsapi_ticket`, …): names it in logs, channels and metrics. */
+  readonly kind: CredentialKind;
+  /** The corp and the registered app name (never a secret). */
+  readonly ref: AppRef;
+  /** Shared cache key; it holds no secret. */
+  readonly cacheKey: string;
+  /** Name of the value's field in the shared entry: `{ token, expiresAt, fetchedAt }` or `{ ticket, … }`. */
+  readonly valueField: 'token' | 'ticket';
+  readonly cache: Cache;
+  /** Who may fetch; the engine bounds every call of it. */
+  readonly lock: TokenLock;
+  /** The application's SchedulerRegistry, when background refresh is on and the app has ScheduleModule. */
+  readonly scheduler?: TimeoutRegistry;
+  readonly refreshAheadMs: number;
+  /** Bound on one whole request to WeCom (headers and body). */
+  readonly timeoutMs: number;
+  /** Bound on every cache and lock operation. */
+  readonly cacheTimeoutMs: number;
+  /** Cool-down after a credential error. */
+  readonly errorCooldownMs: number;
+  /** Cool-down after WeCom's frequency limit (45009). */
+  readonly rateLimitCooldownMs: number;
+  /** First cool-down after a fetch failed otherwise (HTML, 5xx, dropped, invalid answer); it doubles up to 30 s. */
+  readonly failureCooldownMs: number;
+  /** Name of the refresh timer in the application's SchedulerRegistry. */
+  readonly timerName: string;
+  /** Bounded retry of transient failures within one fetch. */
+  readonly retry: { readonly attempts: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
+  /**
+   * One request to WeCom. `signal` aborts it at its deadline or when the application shuts down; it resolves the
+   * credential as `token` with its expiry, or rejects with a typed error of the module.
+   */
+  fetchOnce(signal: AbortSignal): Promise<TokenEntry>;
+  /** How a failure of `fetchOnce` is treated. */
+  classify(error: unknown): FailureClass;
+  /** WeCom's errcode carried by an error, if any (for channels and metrics). */
+  errcodeOf(error: unknown): number | undefined;
+}

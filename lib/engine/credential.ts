@@ -1,0 +1,308 @@
+/**
+ * One credential's life, whatever it is (an app's access_token, a JS-SDK ticket, a suite, provider or authorised
+ * corp's token): the in-process copy, single flight, the shared entry, lock coordination, the refresh point and
+ * timer, the fetch budget and cool-downs, stale-while-error, the memory of rejected values, the fleet's
+ * invalidation feed, and a clean shutdown. Written once; `app/` and `suite/` give it a spec.
+ */
+import { Logger } from '@nestjs/common';
+import { inspect } from 'node:util';
+import { backoffMs, describeError, sleep } from '../bounded.js';
+import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import { publishFetch, publishRefreshFailed } from '../observability/diagnostics.js';
+import { fingerprint, maskToken } from '../redaction.js';
+import { REJECTED_TOKENS_REMEMBERED } from '../wecom-token.constants.js';
+import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage, shutDownMessage } from '../wecom-token.messages.js';
+import type { CredentialSpec, FailureClass } from './credential-spec.js';
+import { FetchCoordinator } from './fetch-coordinator.js';
+import { FetchGate } from './fetch-gate.js';
+import { RefreshSchedule } from './refresh-schedule.js';
+import { AtomicTokenInvalidation, TokenInvalidationFeed, TokenStore } from './token-store.js';
+
+/** A credential held in process, with the moment it is due for refresh. */
+interface Held extends TokenEntry {
+  refreshAt: number;
+}
+
+/** After a transient refresh failure, the next background attempt waits this long (the held value stays in service). */
+const BACKGROUND_RETRY_MS = 1_000;
+
+/**
+ * The refresh point of an entry: `refreshAheadMs` before expiry, never earlier than half the lifetime. A fetch that
+ * returned the value already held without a later expiry (WeCom's "same token within validity") is not refreshed
+ * again before it expires, so it cannot start a refetch loop.
+ */
+export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced?: TokenEntry): number {
+  if (replaced && entry.token === replaced.token && entry.expiresAt <= replaced.expiresAt + 1_000) return entry.expiresAt;
+  const lifetime = Math.max(0, entry.expiresAt - entry.fetchedAt);
+  return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
+}
+
+/** Why a credential could not be had: the application is closing. */
+export class CredentialClosedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WeComShutdownError';
+  }
+}
+
+/** One credential, kept alive by the engine. */
+export class Credential {
+  private readonly logger: Logger;
+  private readonly store: TokenStore;
+  private readonly coordinator: FetchCoordinator;
+  private readonly schedule: RefreshSchedule;
+  private readonly gate: FetchGate;
+  private held?: Held;
+  private inflight?: Promise<Held>;
+  private backgroundRetryAt = 0;
+  /**
+   * The recently rejected values (never served again), each with its compare-and-delete in the shared store, which
+   * every caller that saw the rejection shares. Oldest first, at most REJECTED_TOKENS_REMEMBERED.
+   */
+  private readonly rejected = new Map<string, Promise<void>>();
+  /** Aborted on shutdown: every request to WeCom in flight ends, and nothing is written afterwards. */
+  private readonly closing = new AbortController();
+  private readonly stopFeed?: () => void;
+
+  constructor(private readonly spec: CredentialSpec, loggerContext = 'WeComCredential') {
+    this.logger = new Logger(loggerContext);
+    const atomic = isAtomicInvalidation(spec.lock) ? spec.lock : undefined;
+    this.store = new TokenStore(spec, spec.cache, this.logger, atomic);
+    this.coordinator = new FetchCoordinator(spec, spec.lock, this.store, () => this.fetchWithRetries(), this.logger, () => !this.closed);
+    if (isInvalidationFeed(spec.lock)) {
+      this.stopFeed = spec.lock.onTokenInvalidated(spec.cacheKey, (fp) => this.onFleetInvalidation(fp), () => this.coordinator.entryWritten());
+    }
+    this.schedule = new RefreshSchedule(spec.timerName, spec.scheduler, this.logger);
+    this.gate = new FetchGate(spec.ref, spec.kind, spec.errorCooldownMs, spec.rateLimitCooldownMs, spec.failureCooldownMs);
+  }
+
+  /** What this credential is. */
+  get kind(): CredentialSpec['kind'] {
+    return this.spec.kind;
+  }
+
+  /** Whether background refresh timers are set. */
+  get backgroundRefreshActive(): boolean {
+    return this.schedule.enabled;
+  }
+
+  /** Whether the application has shut this credential down. */
+  get closed(): boolean {
+    return this.closing.signal.aborted;
+  }
+
+  /**
+   * A valid value. Costs no I/O while the held value is before its refresh point; inside the refresh window it
+   * returns the held value and refreshes off the caller's path; with no valid value, concurrent callers share one
+   * fetch.
+   */
+  get(): Promise<string> {
+    const held = this.held;
+    if (held !== undefined && Date.now() < held.refreshAt) return Promise.resolve(held.token);
+    return this.getSlow();
+  }
+
+  /** The held entry, without I/O; undefined when none is held. */
+  peek(): Readonly<TokenEntry> | undefined {
+    const held = this.held;
+    return held && { token: held.token, expiresAt: held.expiresAt, fetchedAt: held.fetchedAt };
+  }
+
+  /** The failure callers get at once while a cool-down lasts, if one does. */
+  lastFailure(): Error | undefined {
+    return this.gate.blocked();
+  }
+
+  /** Fetch a new value now. Concurrent callers (and a refresh already under way) share one fetch. */
+  async refresh(): Promise<string> {
+    return (await this.load(true)).token;
+  }
+
+  /**
+   * Forget the value. With `rejected`, only while it is still the one held and cached (compare-and-delete): a
+   * newer value, fetched by another caller or instance after the rejection, stays. A rejection wave grants one
+   * fetch outside the budget; a loop of rejections does not get more.
+   */
+  async invalidate(rejected?: string): Promise<void> {
+    if (rejected === undefined) {
+      this.dropHeld();
+      await this.store.delete();
+      return;
+    }
+    // A wave of rejections of one value costs one compare-and-delete in the shared store, not one per call.
+    const pending = this.rejected.get(rejected);
+    if (pending) return pending;
+    if (this.held?.token === rejected) {
+      this.dropHeld();
+      this.gate.grant();
+    }
+    const deletion = this.store.deleteIf(rejected);
+    this.rejected.set(rejected, deletion);
+    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) this.rejected.delete(this.rejected.keys().next().value as string);
+    return deletion;
+  }
+
+  /** Stop timers and the fleet feed, abort requests in flight; nothing is fetched or written afterwards. */
+  close(): void {
+    if (this.closed) return;
+    this.closing.abort(new CredentialClosedError(shutDownMessage(this.spec.ref, this.spec.kind)));
+    this.schedule.stop();
+    this.stopFeed?.();
+  }
+
+  /** @internal */
+  [inspect.custom](): string {
+    return `Credential { kind: '${this.spec.kind}', corpId: '${this.spec.ref.corpId}', app: '${this.spec.ref.app}', held: ${this.held ? maskToken(this.held.token) : '(none)'} }`;
+  }
+
+  /** @internal */
+  toJSON(): Record<string, unknown> {
+    return { kind: this.spec.kind, corpId: this.spec.ref.corpId, app: this.spec.ref.app, held: this.held ? maskToken(this.held.token) : null, expiresAt: this.held?.expiresAt ?? null };
+  }
+
+  /** Another instance invalidated a value: stop serving it from the in-process copy. */
+  private onFleetInvalidation(valueFingerprint: string): void {
+    const held = this.held;
+    if (held && fingerprint(held.token) === valueFingerprint) this.dropHeld();
+  }
+
+  private dropHeld(): void {
+    this.held = undefined;
+    this.schedule.cancel();
+  }
+
+  private async getSlow(): Promise<string> {
+    const held = this.held;
+    if (held !== undefined && Date.now() < held.expiresAt) {
+      this.refreshInBackground();
+      return held.token;
+    }
+    // A load that started before a rejection may still bring back the rejected value: load again, bounded.
+    for (let attempt = 0; ; attempt++) {
+      const entry = await this.load(false);
+      if (!this.rejected.has(entry.token) || attempt >= 2) return entry.token;
+    }
+  }
+
+  private refreshInBackground(): void {
+    const now = Date.now();
+    if (this.inflight || this.closed || now < this.backgroundRetryAt || this.gate.blocked(now)) return;
+    this.load(false).catch((error: unknown) => {
+      const held = this.held;
+      if (!held || this.closed || Date.now() >= held.expiresAt) return;
+      const validForMs = held.expiresAt - Date.now();
+      const description = describeError(error);
+      this.logger.warn(refreshFailedKeepingCredentialMessage(this.spec.ref, this.spec.kind, description, maskToken(held.token), validForMs));
+      const errcode = this.spec.errcodeOf(error);
+      publishRefreshFailed({ kind: this.spec.kind, corpId: this.spec.ref.corpId, app: this.spec.ref.app, error: description, ...(errcode !== undefined ? { errcode } : {}), validForMs });
+    });
+  }
+
+  /** Single flight: every caller while a load is under way shares it. */
+  private load(force: boolean): Promise<Held> {
+    if (this.inflight) return this.inflight;
+    const pending = this.doLoad(force).finally(() => {
+      if (this.inflight === pending) this.inflight = undefined;
+    });
+    this.inflight = pending;
+    return pending;
+  }
+
+  private async doLoad(force: boolean): Promise<Held> {
+    if (this.closed) throw this.closing.signal.reason as Error;
+    const previous = this.held;
+
+    if (!force) {
+      const shared = await this.store.read();
+      if (shared && this.isServable(shared) && isNewer(shared, previous)) {
+        const adopted = this.adopt(shared, false, previous);
+        // Due already (another instance is late to refresh it): serve it now, refresh once this load has settled.
+        if (Date.now() >= adopted.refreshAt) setImmediate(() => this.refreshInBackground());
+        return adopted;
+      }
+    }
+    // During a cool-down, callers get its cause at once (a value another instance shared was adopted above).
+    const cause = this.gate.blocked();
+    if (cause) throw cause;
+    const { entry, fetched } = await this.coordinator.obtain((found) => this.isServable(found) && isNewer(found, previous));
+    if (this.closed) throw this.closing.signal.reason as Error;
+    this.backgroundRetryAt = 0;
+    // WeCom handed this value out again just now: it is good, and a later rejection of it is a new one.
+    if (fetched) this.rejected.delete(entry.token);
+    return this.adopt(entry, fetched, previous);
+  }
+
+  /** One fetch: bounded retries of transient failures, every attempt admitted by the budget, the outcome reported. */
+  private async fetchWithRetries(): Promise<TokenEntry> {
+    const { attempts, baseDelayMs, maxDelayMs } = this.spec.retry;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.gate.admit(attempt > 0);
+      } catch (error) {
+        if (this.gate.tripped) this.logger.error(cooldownMessage(this.spec.ref, this.spec.kind, this.gate.cooldownRemainingMs()));
+        throw error;
+      }
+      let failure: FailureClass;
+      try {
+        const entry = await this.fetchOnce();
+        this.gate.succeeded();
+        return entry;
+      } catch (error) {
+        if (this.closed) throw this.closing.signal.reason as Error;
+        failure = this.spec.classify(error);
+        if (failure === 'transient' && attempt + 1 < attempts) {
+          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs));
+          if (this.closed) throw this.closing.signal.reason as Error;
+          continue;
+        }
+        const pause = this.gate.failed(error as Error, failure);
+        if (failure === 'rate-limited') this.logger.error(credentialRateLimitedMessage(this.spec.ref, this.spec.kind, pause));
+        else if (failure === 'credential') this.logger.error(describeError(error));
+        else this.backgroundRetryAt = Date.now() + BACKGROUND_RETRY_MS;
+        throw error;
+      }
+    }
+  }
+
+  /** One request, within its deadline and the application's life, reported on the fetch channel. */
+  private async fetchOnce(): Promise<TokenEntry> {
+    const started = performance.now();
+    const signal = AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.spec.timeoutMs)]);
+    const { kind, ref } = this.spec;
+    try {
+      const entry = await this.spec.fetchOnce(signal);
+      publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'ok', durationMs: performance.now() - started, expiresAt: entry.expiresAt });
+      return entry;
+    } catch (error) {
+      const errcode = this.spec.errcodeOf(error);
+      publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'error', durationMs: performance.now() - started, ...(errcode !== undefined ? { errcode } : {}) });
+      throw error;
+    }
+  }
+
+  private isServable(entry: TokenEntry): boolean {
+    return Date.now() < entry.expiresAt && !this.rejected.has(entry.token);
+  }
+
+  private adopt(entry: TokenEntry, fetched: boolean, replaced?: TokenEntry): Held {
+    const held: Held = { token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt, refreshAt: refreshPoint(entry, this.spec.refreshAheadMs, replaced) };
+    this.held = held;
+    // One fetch per lifetime, at its refresh point, is outside the budget.
+    if (!replaced || replaced.token !== held.token || held.expiresAt > replaced.expiresAt) this.gate.grant();
+    if (fetched) this.logger.debug(credentialFetchedMessage(this.spec.ref, this.spec.kind, maskToken(held.token), held.expiresAt));
+    if (!this.closed) this.schedule.schedule(held.refreshAt, () => this.refreshInBackground());
+    return held;
+  }
+}
+
+function isNewer(found: TokenEntry, previous: TokenEntry | undefined): boolean {
+  return !previous || found.token !== previous.token || found.expiresAt > previous.expiresAt;
+}
+
+function isInvalidationFeed(lock: unknown): lock is TokenInvalidationFeed {
+  return typeof (lock as Partial<TokenInvalidationFeed> | undefined)?.onTokenInvalidated === 'function';
+}
+
+function isAtomicInvalidation(lock: unknown): lock is AtomicTokenInvalidation {
+  return typeof (lock as Partial<AtomicTokenInvalidation> | undefined)?.compareAndDeleteToken === 'function';
+}

@@ -1,0 +1,91 @@
+/**
+ * The fetch budget and cool-downs of one credential in one process: whatever WeCom, the network or a caller does,
+ * the credential endpoint sees at most `FETCH_BUDGET` requests in any `FETCH_BUDGET_WINDOW_MS`, apart from one
+ * fetch per lifetime (at its refresh point) and one per rejection wave, which are granted as allowances.
+ */
+import { WeComCooldownError } from '../errors/wecom-cooldown.error.js';
+import { FETCH_BUDGET, FETCH_BUDGET_WINDOW_MS, OTHER_FAILURE_COOLDOWN_MAX_MS } from '../wecom-token.constants.js';
+import type { AppRef } from '../wecom-token.messages.js';
+import type { FailureClass } from './credential-spec.js';
+
+/** Allowances beyond this many are not kept: grants do not add up while nothing fetches. */
+const MAX_ALLOWANCES = 2;
+
+/** Budget, allowances and cool-down of one credential. */
+export class FetchGate {
+  /** Start times of the counted requests inside the window, oldest first. */
+  private readonly window: number[] = [];
+  private allowances = 0;
+  private cooldown?: { error: Error; until: number };
+  private otherStreak = 0;
+  /** Set when the last `admit` started a budget cool-down (for one loud log line, not one per caller). */
+  tripped = false;
+
+  constructor(
+    private readonly ref: AppRef,
+    private readonly kind: string,
+    private readonly errorCooldownMs: number,
+    private readonly rateLimitCooldownMs: number,
+    private readonly failureCooldownMs: number,
+  ) {}
+
+  /** One fetch that does not count: at the refresh point of a new lifetime, or after a rejection wave. */
+  grant(): void {
+    this.allowances = Math.min(MAX_ALLOWANCES, this.allowances + 1);
+  }
+
+  /** The cause callers get at once while a cool-down lasts, if one does. */
+  blocked(now = Date.now()): Error | undefined {
+    const c = this.cooldown;
+    return c && now < c.until ? c.error : undefined;
+  }
+
+  /** How long the cool-down still lasts (0 when none). */
+  cooldownRemainingMs(now = Date.now()): number {
+    return this.cooldown ? Math.max(0, this.cooldown.until - now) : 0;
+  }
+
+  /**
+   * Admit one request to the credential endpoint, or throw. The first attempt of a fetch also respects the
+   * cool-down; a retry inside a fetch only needs budget.
+   */
+  admit(retry: boolean, now = Date.now()): void {
+    if (!retry) {
+      const cause = this.blocked(now);
+      if (cause) throw cause;
+    }
+    if (this.allowances > 0) {
+      this.allowances--;
+      return;
+    }
+    while (this.window.length > 0 && this.window[0]! <= now - FETCH_BUDGET_WINDOW_MS) this.window.shift();
+    if (this.window.length >= FETCH_BUDGET) {
+      const until = this.window[0]! + FETCH_BUDGET_WINDOW_MS;
+      const error = this.cooldown?.error ?? new WeComCooldownError(this.ref, this.kind, until - now);
+      this.tripped = !this.cooldown || this.cooldown.until < until;
+      this.cooldown = { error, until };
+      throw error;
+    }
+    this.window.push(now);
+  }
+
+  /** A fetch succeeded: no cool-down, the growing one starts small again. */
+  succeeded(): void {
+    this.cooldown = undefined;
+    this.otherStreak = 0;
+  }
+
+  /** A whole fetch failed (after its retries): callers get `error` at once for a while. Returns the pause. */
+  failed(error: Error, failure: FailureClass, now = Date.now()): number {
+    let pause: number;
+    if (failure === 'rate-limited') pause = this.rateLimitCooldownMs;
+    else if (failure === 'credential') pause = this.errorCooldownMs;
+    else {
+      pause = Math.min(OTHER_FAILURE_COOLDOWN_MAX_MS, this.failureCooldownMs * 2 ** this.otherStreak);
+      this.otherStreak = Math.min(this.otherStreak + 1, 16);
+    }
+    const until = Math.max(now + pause, this.cooldown?.until ?? 0);
+    this.cooldown = { error, until };
+    return pause;
+  }
+}
