@@ -1,6 +1,6 @@
 /**
- * An in-process WeCom (企业微信) server for tests: gettoken, token checks, a few business endpoints, and injectable
- * faults, over real HTTP on loopback. Exported as `nestjs-wecom-token/testing`.
+ * An in-process WeCom (企业微信) server for tests: gettoken, token checks, JS-SDK tickets, a few business endpoints, and
+ * injectable faults, over real HTTP on loopback. Exported as `nestjs-wecom-token/testing`.
  *
  * It reproduces what a token layer has to cope with (see the WeCom notes: errors as HTTP 200 bodies, revoked and
  * expired tokens, one token per secret, repeated gettoken returning the same or a new token), not WeCom's whole API.
@@ -11,6 +11,7 @@
 export { WeComSimulator } from './simulator/wecom-simulator.js';
 export type {
   RepeatedGettokenMode,
+  RepeatedTicketMode,
   SentMessage,
   SimulatedApiContext,
   SimulatedApiHandler,
@@ -21,6 +22,10 @@ export type {
   SimulatedFaultTarget,
   SimulatedMedia,
   SimulatedRequest,
+  SimulatedSignatureCheck,
+  SimulatedSignatureInput,
+  SimulatedTicketKind,
+  SimulatedTicketLimits,
   WeComSimulatorEvents,
   WeComSimulatorOptions,
 } from './simulator/types.js';

@@ -38,6 +38,7 @@ export const DEFAULT_ERRMSG: Readonly<Record<number, string>> = Object.freeze({
   40013: 'invalid corpid',
   40014: 'invalid access_token',
   40056: 'invalid agentid',
+  40058: 'invalid parameter',
   40091: 'secret is invalid',
   41001: 'access_token missing',
   41006: 'media_id missing',

@@ -45,10 +45,73 @@ export interface WeComSimulatorOptions {
    * multipart overhead.
    */
   maxBodyBytes?: number;
+  /**
+   * Lifetime of newly issued JS-SDK tickets (corp and agent) in seconds. Default 7200, as WeCom answers; fractions
+   * allowed, `expires_in` rounded up.
+   */
+  ticketLifetimeSeconds?: number;
+  /**
+   * A ticket fetch while a ticket of that kind and app is still valid: `'same-ticket'` (default) returns it with the
+   * remaining `expires_in`; `'new-ticket'` issues a new one with a full lifetime, the old one staying valid.
+   */
+  repeatedTicket?: RepeatedTicketMode;
+  /** WeCom's hourly ticket limits (doc 96909); each field defaults to WeCom's value. Tests set small ones. */
+  ticketLimits?: Partial<SimulatedTicketLimits>;
 }
 
 /** See {@link WeComSimulatorOptions.repeatedGettoken}. */
 export type RepeatedGettokenMode = 'same-token' | 'new-token';
+
+/** See {@link WeComSimulatorOptions.repeatedTicket}. */
+export type RepeatedTicketMode = 'same-ticket' | 'new-ticket';
+
+/**
+ * The two JS-SDK tickets: `'corp'` from `GET /cgi-bin/get_jsapi_ticket` (for `wx.config` / `ww.register`'s
+ * `getConfigSignature`), `'agent'` from `GET /cgi-bin/ticket/get?type=agent_config` (for `wx.agentConfig` /
+ * `getAgentConfigSignature`).
+ */
+export type SimulatedTicketKind = 'corp' | 'agent';
+
+/**
+ * How many ticket fetches WeCom allows in a sliding window before it answers 45009. Both kinds count together: the
+ * docs (96909) state one budget per app and one per corp for "获取ticket", without splitting them by kind, so the
+ * stricter reading is simulated. Only fetches that passed the token check count; fetches answered 45009 do not.
+ */
+export interface SimulatedTicketLimits {
+  /** Fetches per app (the app whose token is sent) per window. WeCom: 100. */
+  perApp: number;
+  /** Fetches per corp, all apps together, per window. WeCom: 400. */
+  perCorp: number;
+  /** The window in seconds. WeCom: 3600 (one hour). Tests use a short one to see the block end. */
+  windowSeconds: number;
+}
+
+/** What {@link WeComSimulator.verifySignature} checks: the values a page passes to `wx.config` / `wx.agentConfig`. */
+export interface SimulatedSignatureInput {
+  /** Which ticket the page's signature must have been made with. */
+  kind: SimulatedTicketKind;
+  /** The app whose ticket it must be. Default `'default'`. */
+  appName?: string;
+  /** The page's URL; a `#fragment` is removed first, as the JS-SDK removes it. */
+  url: string;
+  /** The nonce the page sends (`nonceStr`). */
+  nonceStr: string;
+  /** The timestamp the page sends, in seconds. */
+  timestamp: number | string;
+  /** The hex SHA-1 signature the page sends. */
+  signature: string;
+}
+
+/** The outcome of {@link WeComSimulator.verifySignature}. */
+export interface SimulatedSignatureCheck {
+  /** True when the signature was made with a ticket of that kind and app that is valid now. */
+  readonly valid: boolean;
+  /**
+   * Why not: `'invalid signature'` (what the page sees) followed by the detail the page never gets: no valid
+   * ticket, signed with a revoked or expired ticket, or with no ticket of the app at all.
+   */
+  readonly reason?: string;
+}
 
 /**
  * A fault injected with {@link WeComSimulator.failNext}.

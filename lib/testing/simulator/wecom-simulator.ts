@@ -9,10 +9,12 @@ import { FaultQueue, faultAnswer } from './faults.js';
 import { Replies, reply } from './replies.js';
 import type { Answer, Reply } from './replies.js';
 import { SimulatorServer } from './server.js';
+import { TICKET_PATHS, TicketRegistry } from './tickets.js';
 import type { LogRecord, Router } from './server.js';
 import { DEFAULT_CORP_ID, DEFAULT_LIFETIME_SECONDS, GETTOKEN_PATH, TokenRegistry } from './tokens.js';
 import type {
   RepeatedGettokenMode,
+  RepeatedTicketMode,
   SentMessage,
   SimulatedApiHandler,
   SimulatedApiOptions,
@@ -21,6 +23,10 @@ import type {
   SimulatedFaultTarget,
   SimulatedMedia,
   SimulatedRequest,
+  SimulatedSignatureCheck,
+  SimulatedSignatureInput,
+  SimulatedTicketKind,
+  SimulatedTicketLimits,
   WeComSimulatorEvents,
   WeComSimulatorOptions,
 } from './types.js';
@@ -37,6 +43,8 @@ const DEFAULT_MAX_BODY_BYTES = 21 * 1024 * 1024;
  *   body), 40014 for an unknown or revoked token, 42001 for an expired one.
  * - `POST /cgi-bin/message/send`, `POST /cgi-bin/media/upload`, `GET /cgi-bin/media/get` (kind `'app'` only, 48002
  *   otherwise); `GET /cgi-bin/user/get`, `GET /cgi-bin/department/list` (kinds `'app'` and `'contacts'`).
+ * - `GET /cgi-bin/get_jsapi_ticket` and `GET /cgi-bin/ticket/get?type=agent_config` (kind `'app'`): JS-SDK tickets
+ *   with WeCom's hourly limits (45009); see {@link verifySignature} and the notes at the top of `tickets.ts`.
  * - Paths registered with {@link addApi}.
  * - An unknown `/cgi-bin/*` path with a valid token: HTTP 404 with the JSON body `{"errcode":404,…}` (404 is not a
  *   WeCom errcode, so a test that calls a path the simulator lacks fails visibly instead of passing on a fake
@@ -54,6 +62,7 @@ export class WeComSimulator {
   private readonly tokens: TokenRegistry;
   private readonly faults = new FaultQueue();
   private readonly endpoints: Endpoints;
+  private readonly tickets: TicketRegistry;
   private readonly server: SimulatorServer;
   private gettokenDelayMs = 0;
 
@@ -70,6 +79,12 @@ export class WeComSimulator {
       options.repeatedGettoken ?? 'same-token',
     );
     this.endpoints = new Endpoints(this.replies);
+    this.tickets = new TicketRegistry(this.apps, this.replies, {
+      lifetimeSeconds: options.ticketLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS,
+      mode: options.repeatedTicket ?? 'same-ticket',
+      limits: options.ticketLimits ?? {},
+    });
+    for (const [path, endpoint] of this.tickets.endpoints()) this.endpoints.register(path, endpoint);
     const router: Router = {
       attribute: (path, query) =>
         path === GETTOKEN_PATH ? this.apps.bySecret(query.corpsecret)?.name : this.tokens.ownerOf(query.access_token),
@@ -198,6 +213,79 @@ export class WeComSimulator {
   /** The newest live token of an app (default `'default'`): the one gettoken returns in `'same-token'` mode. */
   currentToken(appName = 'default'): string | undefined {
     return this.tokens.current(appName);
+  }
+
+  // ---- JS-SDK tickets ----
+
+  /**
+   * Ticket fetches attributed to an app by the token sent (failed, limited and faulted ones included), of one kind
+   * (by path: `get_jsapi_ticket` or `ticket/get`) or both; without `appName`, every one.
+   */
+  ticketCalls(kind?: SimulatedTicketKind, appName?: string): number {
+    const paths = kind === undefined ? Object.values(TICKET_PATHS) : [TICKET_PATHS[kind]];
+    return this.server.log.filter((r) => paths.includes(r.path) && (appName === undefined || r.app === appName))
+      .length;
+  }
+
+  /** Every ticket of a kind issued or seeded so far, oldest first, of one app or of all (for leak scans). */
+  issuedTickets(kind: SimulatedTicketKind, appName?: string): string[] {
+    return this.tickets.issued(kind, appName);
+  }
+
+  /** The newest valid ticket of a kind and app (default `'default'`): what a fetch returns in `'same-ticket'` mode. */
+  currentTicket(kind: SimulatedTicketKind, appName = 'default'): string | undefined {
+    return this.tickets.current(kind, appName);
+  }
+
+  /**
+   * Revokes the valid tickets of one kind (or both) of one app (or all), as WeCom may: a signature made with one
+   * then fails {@link verifySignature} ("invalid signature" on the page), and the next fetch issues a new ticket.
+   * Returns the tickets revoked.
+   */
+  revokeTickets(kind?: SimulatedTicketKind, appName?: string): string[] {
+    return this.tickets.revoke(kind, appName);
+  }
+
+  /** Ends the lifetime of the valid tickets of one kind (or both) of one app (or all) now. */
+  expireTickets(kind?: SimulatedTicketKind, appName?: string): void {
+    this.tickets.expire(kind, appName);
+  }
+
+  /**
+   * Makes `ticket` the current ticket of a kind and app, with a full lifetime, so that a test can use a published
+   * example (doc 96909) or a value it knows. An agent ticket needs an app with an agentId.
+   */
+  setTicket(kind: SimulatedTicketKind, appName: string, ticket: string): this {
+    this.tickets.seed(kind, appName, ticket);
+    return this;
+  }
+
+  /** Lifetime of tickets issued from now on, in seconds; tickets already issued keep theirs. */
+  setTicketLifetime(seconds: number): this {
+    this.tickets.setLifetime(seconds);
+    return this;
+  }
+
+  /** See {@link WeComSimulatorOptions.repeatedTicket}. */
+  setRepeatedTicket(mode: RepeatedTicketMode): this {
+    this.tickets.setMode(mode);
+    return this;
+  }
+
+  /** Changes some hourly ticket limits; fetches already inside the window still count. */
+  setTicketLimits(limits: Partial<SimulatedTicketLimits>): this {
+    this.tickets.setLimits(limits);
+    return this;
+  }
+
+  /**
+   * Checks the signature a page would pass to `wx.config` (kind `'corp'`) or `wx.agentConfig` (kind `'agent'`):
+   * `sha1("jsapi_ticket=" + ticket + "&noncestr=" + nonceStr + "&timestamp=" + timestamp + "&url=" + url)` with a
+   * ticket of that kind and app that is valid now, the url's `#fragment` removed. The reason names the likely
+   * mistake (revoked or expired ticket, the other kind's ticket, a url signed with its fragment).
+   */
+  verifySignature(input: SimulatedSignatureInput): SimulatedSignatureCheck {
+    return this.tickets.verify(input);
   }
 
   // ---- counters and logs ----
