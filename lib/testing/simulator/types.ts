@@ -1,0 +1,228 @@
+/**
+ * The simulator's public types, in one leaf file so that every role file can import them without a circle.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** What a secret belongs to; it decides which endpoints its tokens may call. */
+export type SimulatedAppKind = 'app' | 'contacts' | 'customer-contact';
+
+/** One secret of the simulated corp: a self-built app, the contacts-sync secret or the customer-contact secret. */
+export interface SimulatedApp {
+  /** Label used in counters and the request log, e.g. `'default'`, `'contacts'`. */
+  name: string;
+  /** The secret that gettoken accepts for this app (at least 4 characters). */
+  secret: string;
+  /** Self-built apps have one; `message/send` checks the body's `agentid` against it. */
+  agentId?: number;
+  /** Default `'app'`. */
+  kind?: SimulatedAppKind;
+}
+
+/** Options of {@link WeComSimulator}. */
+export interface WeComSimulatorOptions {
+  /** The corpid gettoken accepts. Default `'wwsimulatorcorp0001'`. */
+  corpId?: string;
+  /** Default: one app `{ name: 'default', secret: 'sim-secret-default-0123456789', agentId: 1000002, kind: 'app' }`. */
+  apps?: SimulatedApp[];
+  /**
+   * Lifetime of newly issued tokens in seconds. Default 7200. Small values (1, 2) make expiry testable; a fractional
+   * value is allowed, and `expires_in` is then rounded up, so the token dies slightly before the client expects.
+   */
+  tokenLifetimeSeconds?: number;
+  /**
+   * gettoken while a token of the app is still valid: `'same-token'` (default) returns that token with the remaining
+   * `expires_in`; `'new-token'` issues a new token with a full lifetime and leaves the old one valid until its expiry.
+   */
+  repeatedGettoken?: RepeatedGettokenMode;
+  /** Default 0 (an ephemeral port). */
+  port?: number;
+  /** Default `'127.0.0.1'`. */
+  host?: string;
+  /** The IP named in error hints (`from ip: …`), as WeCom names the caller's IP. Default `'127.0.0.1'`. */
+  clientIp?: string;
+  /**
+   * Request bodies larger than this get HTTP 413. Default 21 MiB: WeCom's largest upload (a 20 MB file) plus
+   * multipart overhead.
+   */
+  maxBodyBytes?: number;
+  /**
+   * Lifetime of newly issued JS-SDK tickets (corp and agent) in seconds. Default 7200, as WeCom answers; fractions
+   * allowed, `expires_in` rounded up.
+   */
+  ticketLifetimeSeconds?: number;
+  /**
+   * A ticket fetch while a ticket of that kind and app is still valid: `'same-ticket'` (default) returns it with the
+   * remaining `expires_in`; `'new-ticket'` issues a new one with a full lifetime, the old one staying valid.
+   */
+  repeatedTicket?: RepeatedTicketMode;
+  /** WeCom's hourly ticket limits (doc 96909); each field defaults to WeCom's value. Tests set small ones. */
+  ticketLimits?: Partial<SimulatedTicketLimits>;
+}
+
+/** See {@link WeComSimulatorOptions.repeatedGettoken}. */
+export type RepeatedGettokenMode = 'same-token' | 'new-token';
+
+/** See {@link WeComSimulatorOptions.repeatedTicket}. */
+export type RepeatedTicketMode = 'same-ticket' | 'new-ticket';
+
+/**
+ * The two JS-SDK tickets: `'corp'` from `GET /cgi-bin/get_jsapi_ticket` (for `wx.config` / `ww.register`'s
+ * `getConfigSignature`), `'agent'` from `GET /cgi-bin/ticket/get?type=agent_config` (for `wx.agentConfig` /
+ * `getAgentConfigSignature`).
+ */
+export type SimulatedTicketKind = 'corp' | 'agent';
+
+/**
+ * How many ticket fetches WeCom allows in a sliding window before it answers 45009. Both kinds count together: the
+ * docs (96909) state one budget per app and one per corp for "获取ticket", without splitting them by kind, so the
+ * stricter reading is simulated. Only fetches that passed the token check count; fetches answered 45009 do not.
+ */
+export interface SimulatedTicketLimits {
+  /** Fetches per app (the app whose token is sent) per window. WeCom: 100. */
+  perApp: number;
+  /** Fetches per corp, all apps together, per window. WeCom: 400. */
+  perCorp: number;
+  /** The window in seconds. WeCom: 3600 (one hour). Tests use a short one to see the block end. */
+  windowSeconds: number;
+}
+
+/** What {@link WeComSimulator.verifySignature} checks: the values a page passes to `wx.config` / `wx.agentConfig`. */
+export interface SimulatedSignatureInput {
+  /** Which ticket the page's signature must have been made with. */
+  kind: SimulatedTicketKind;
+  /** The app whose ticket it must be. Default `'default'`. */
+  appName?: string;
+  /** The page's URL; a `#fragment` is removed first, as the JS-SDK removes it. */
+  url: string;
+  /** The nonce the page sends (`nonceStr`). */
+  nonceStr: string;
+  /** The timestamp the page sends, in seconds. */
+  timestamp: number | string;
+  /** The hex SHA-1 signature the page sends. */
+  signature: string;
+}
+
+/** The outcome of {@link WeComSimulator.verifySignature}. */
+export interface SimulatedSignatureCheck {
+  /** True when the signature was made with a ticket of that kind and app that is valid now. */
+  readonly valid: boolean;
+  /**
+   * Why not: `'invalid signature'` (what the page sees) followed by the detail the page never gets: no valid
+   * ticket, signed with a revoked or expired ticket, or with no ticket of the app at all.
+   */
+  readonly reason?: string;
+}
+
+/**
+ * A fault injected with {@link WeComSimulator.failNext}.
+ *
+ * - `{ errcode, errmsg? }`: a WeCom error body with HTTP 200. `errmsg` defaults per errcode (`-1` "system busy",
+ *   `45009` "api freq out of limit", `60020` "not allow to access from your ip", …; unknown codes "simulated error")
+ *   and always gets WeCom's `, hint: [...], from ip: X, more info at …?e=CODE` suffix.
+ * - `html-502`: HTTP 502 with an nginx-style HTML page, as a gateway in front of WeCom answers.
+ * - `truncated-json`: HTTP 200, `application/json`, a body cut in the middle (`{"errcode":0,"errmsg":"ok","access_to`).
+ * - `drop`: the socket is destroyed without a response.
+ * - `delay`: the request is handled on arrival and its response held back for `ms`.
+ * - `hang`: no response ever, until {@link WeComSimulator.close}.
+ */
+export type SimulatedFault =
+  | { errcode: number; errmsg?: string }
+  | { kind: 'html-502' }
+  | { kind: 'truncated-json' }
+  | { kind: 'drop' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'hang' };
+
+/**
+ * Where a fault applies: `'gettoken'` (`/cgi-bin/gettoken`), `'api'` (any other path), or an exact path such as
+ * `'/cgi-bin/message/send'`.
+ */
+export type SimulatedFaultTarget = 'gettoken' | 'api' | (string & {});
+
+/** One request as the simulator saw it. */
+export interface SimulatedRequest {
+  /** HTTP method. */
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  /** Query parameters as sent, `access_token` and `corpsecret` included (tests scan them for leaks). */
+  readonly query: Readonly<Record<string, string>>;
+  /** The app the request is attributed to: by `corpsecret` on gettoken, by the token's owner elsewhere. */
+  readonly app?: string;
+  /** HTTP status of the answer; 0 when there was none (dropped, hung, client gone). */
+  readonly status: number;
+  /** `errcode` of a JSON answer, when it had one. */
+  readonly errcode?: number;
+  /** The injected fault that decided the answer, if any. */
+  readonly fault?: SimulatedFault;
+  /** `Date.now()` at arrival. */
+  readonly at: number;
+}
+
+/** A message accepted by `POST /cgi-bin/message/send`. */
+export interface SentMessage {
+  /** Name of the app whose token sent it. */
+  readonly app: string;
+  /** The `msgid` returned to the caller. */
+  readonly msgid: string;
+  /** The parsed JSON body as sent. */
+  readonly body: Readonly<Record<string, unknown>>;
+  /** `Date.now()` when it was accepted. */
+  readonly at: number;
+}
+
+/** A stored media file, from an upload or {@link WeComSimulator.addMedia}. */
+export interface SimulatedMedia {
+  /** Its `media_id`. */
+  readonly mediaId: string;
+  /** A copy of the stored bytes. */
+  readonly bytes: Buffer;
+  /** The filename of the upload. */
+  readonly filename: string;
+  /** The content type of the upload's part, `application/octet-stream` when it had none. */
+  readonly contentType: string;
+  /** The `type` query parameter of the upload (`file`, `image`, `voice`, `video`); undefined for added media. */
+  readonly type?: string;
+  /** How many uploads so far carried these exact bytes under this filename (any media_id): 2 means re-uploaded. */
+  readonly uploads: number;
+}
+
+/** What a handler registered with {@link WeComSimulator.addApi} receives; the token was already checked. */
+export interface SimulatedApiContext {
+  /** HTTP method. */
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  /** Query parameters. */
+  readonly query: Readonly<Record<string, string>>;
+  /** Request headers. */
+  readonly headers: IncomingHttpHeaders;
+  /** The app whose token made the call. */
+  readonly app: SimulatedApp;
+  /** The raw body. */
+  readonly body: Buffer;
+  /** The body parsed as JSON; undefined when empty or not JSON. */
+  readonly json: unknown;
+}
+
+/**
+ * A handler registered with {@link WeComSimulator.addApi}. It returns the JSON body (HTTP 200). A body with a
+ * non-zero `errcode` and no `errmsg` gets the default errmsg with WeCom's hint suffix.
+ */
+export type SimulatedApiHandler = (
+  context: SimulatedApiContext,
+) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+/** Options of {@link WeComSimulator.addApi}. */
+export interface SimulatedApiOptions {
+  /** Other methods get 43001 / 43002, as WeCom answers them. Default: any method. */
+  method?: 'GET' | 'POST';
+  /** Kinds of secret whose tokens may call it; others get 48002. Default: every kind. */
+  kinds?: readonly SimulatedAppKind[];
+}
+
+/** Events of {@link WeComSimulator.on}. */
+export interface WeComSimulatorEvents {
+  /** Emitted once per request, when its answer is decided (before any delay). */
+  request: (request: SimulatedRequest) => void;
+}

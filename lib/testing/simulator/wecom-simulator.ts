@@ -1,0 +1,383 @@
+/**
+ * The WeComSimulator class: it composes the role files (server, tokens, faults, endpoints) and is the one public
+ * face of them. It holds no logic of its own beyond routing a request to the role that answers it.
+ */
+import type { IncomingMessage } from 'node:http';
+import { AppDirectory, DEFAULT_APP } from './apps.js';
+import { Endpoints } from './endpoints.js';
+import { FaultQueue, faultAnswer } from './faults.js';
+import { Replies, reply } from './replies.js';
+import type { Answer, Reply } from './replies.js';
+import { SimulatorServer } from './server.js';
+import { TICKET_PATHS, TicketRegistry } from './tickets.js';
+import type { LogRecord, Router } from './server.js';
+import { DEFAULT_CORP_ID, DEFAULT_LIFETIME_SECONDS, GETTOKEN_PATH, TokenRegistry } from './tokens.js';
+import type {
+  RepeatedGettokenMode,
+  RepeatedTicketMode,
+  SentMessage,
+  SimulatedApiHandler,
+  SimulatedApiOptions,
+  SimulatedApp,
+  SimulatedFault,
+  SimulatedFaultTarget,
+  SimulatedMedia,
+  SimulatedRequest,
+  SimulatedSignatureCheck,
+  SimulatedSignatureInput,
+  SimulatedTicketKind,
+  SimulatedTicketLimits,
+  WeComSimulatorEvents,
+  WeComSimulatorOptions,
+} from './types.js';
+
+const DEFAULT_MAX_BODY_BYTES = 21 * 1024 * 1024;
+
+/**
+ * A WeCom server on loopback for tests. Start one per test (`await WeComSimulator.start()`), point the module's
+ * `baseUrl` at `simulator.baseUrl`, and `await simulator.close()` afterwards.
+ *
+ * Endpoints:
+ * - `GET /cgi-bin/gettoken?corpid=&corpsecret=`: 40013 for a missing or wrong corpid, 40001 for an unknown secret.
+ * - Every other `/cgi-bin/*` path needs `access_token` in the query (41001 otherwise, also when it is only in the
+ *   body), 40014 for an unknown or revoked token, 42001 for an expired one.
+ * - `POST /cgi-bin/message/send`, `POST /cgi-bin/media/upload`, `GET /cgi-bin/media/get` (kind `'app'` only, 48002
+ *   otherwise); `GET /cgi-bin/user/get`, `GET /cgi-bin/department/list` (kinds `'app'` and `'contacts'`).
+ * - `GET /cgi-bin/get_jsapi_ticket` and `GET /cgi-bin/ticket/get?type=agent_config` (kind `'app'`): JS-SDK tickets
+ *   with WeCom's hourly limits (45009); see {@link verifySignature} and the notes at the top of `tickets.ts`.
+ * - Paths registered with {@link addApi}.
+ * - An unknown `/cgi-bin/*` path with a valid token: HTTP 404 with the JSON body `{"errcode":404,…}` (404 is not a
+ *   WeCom errcode, so a test that calls a path the simulator lacks fails visibly instead of passing on a fake
+ *   success). Paths outside `/cgi-bin/`: HTTP 404, text/plain.
+ *
+ * Every error is HTTP 200 with `{"errcode":N,"errmsg":"…, hint: […], from ip: X, more info at …?e=N"}`, as WeCom
+ * answers. State lives in the instance: two simulators in one process share nothing.
+ */
+export class WeComSimulator {
+  /** The corpid gettoken accepts. */
+  readonly corpId: string;
+
+  private readonly apps: AppDirectory;
+  private readonly replies: Replies;
+  private readonly tokens: TokenRegistry;
+  private readonly faults = new FaultQueue();
+  private readonly endpoints: Endpoints;
+  private readonly tickets: TicketRegistry;
+  private readonly server: SimulatorServer;
+  private gettokenDelayMs = 0;
+
+  /** Creates a simulator; call {@link listen} (or use {@link WeComSimulator.start}) before sending requests. */
+  constructor(options: WeComSimulatorOptions = {}) {
+    this.corpId = options.corpId ?? DEFAULT_CORP_ID;
+    this.apps = new AppDirectory(options.apps ?? [DEFAULT_APP]);
+    this.replies = new Replies(options.clientIp ?? '127.0.0.1');
+    this.tokens = new TokenRegistry(
+      this.corpId,
+      this.apps,
+      this.replies,
+      options.tokenLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS,
+      options.repeatedGettoken ?? 'same-token',
+    );
+    this.endpoints = new Endpoints(this.replies);
+    this.tickets = new TicketRegistry(this.apps, this.replies, {
+      lifetimeSeconds: options.ticketLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS,
+      mode: options.repeatedTicket ?? 'same-ticket',
+      limits: options.ticketLimits ?? {},
+    });
+    for (const [path, endpoint] of this.tickets.endpoints()) this.endpoints.register(path, endpoint);
+    const router: Router = {
+      attribute: (path, query) =>
+        path === GETTOKEN_PATH ? this.apps.bySecret(query.corpsecret)?.name : this.tokens.ownerOf(query.access_token),
+      route: (req, record, body) => this.route(req, record, body),
+    };
+    this.server = new SimulatorServer(
+      {
+        host: options.host ?? '127.0.0.1',
+        port: options.port ?? 0,
+        maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      },
+      router,
+      this.replies,
+    );
+  }
+
+  /** Creates a simulator and starts listening. */
+  static async start(options?: WeComSimulatorOptions): Promise<WeComSimulator> {
+    return new WeComSimulator(options).listen();
+  }
+
+  /** Starts listening on `host:port` (an ephemeral port by default). Calling it again while listening is a no-op. */
+  async listen(): Promise<this> {
+    await this.server.listen();
+    return this;
+  }
+
+  /**
+   * Stops the server and destroys every open socket, hung and delayed requests included, so that jest exits cleanly.
+   * Safe to call twice or before {@link listen}.
+   */
+  close(): Promise<void> {
+    return this.server.close();
+  }
+
+  /** `http://127.0.0.1:PORT`, to use as the module's `baseUrl`. Throws before {@link listen}. */
+  get baseUrl(): string {
+    return this.server.baseUrl;
+  }
+
+  /** The port it listens on. Throws before {@link listen}. */
+  get port(): number {
+    return this.server.port;
+  }
+
+  /** The secret of an app (default `'default'`). Throws for an unknown app name. */
+  secretOf(appName = 'default'): string {
+    return this.apps.get(appName).secret;
+  }
+
+  /** An app by name (default `'default'`), with `kind` filled in. Throws for an unknown app name. */
+  app(name = 'default'): SimulatedApp {
+    return this.apps.get(name);
+  }
+
+  // ---- faults ----
+
+  /**
+   * Queues a fault for the next `times` (default 1) requests matching `target`. Queued faults are consumed FIFO,
+   * one per matching request, before normal handling; the faulted requests still count as calls, and a gettoken
+   * fault is still attributed to the app whose secret was sent.
+   */
+  failNext(target: SimulatedFaultTarget, fault: SimulatedFault, times = 1): this {
+    this.faults.push(target, fault, times);
+    return this;
+  }
+
+  /** Drops every queued fault. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** How many queued faults have not fired yet, for `target` or in all. */
+  pendingFaults(target?: SimulatedFaultTarget): number {
+    return this.faults.pending(target);
+  }
+
+  /**
+   * Holds every gettoken answer back for `ms` (0 turns it off). The token is issued when the request arrives, so its
+   * real expiry is counted from the request, not from the moment the client reads the answer: a client that counts
+   * from the answer believes its token lives `ms` longer than it does.
+   */
+  setGettokenDelay(ms: number): this {
+    if (!(Number.isFinite(ms) && ms >= 0)) throw new Error(`gettoken delay must be >= 0 ms, got ${ms}`);
+    this.gettokenDelayMs = ms;
+    return this;
+  }
+
+  /** Lifetime of tokens issued from now on, in seconds; tokens already issued keep theirs. */
+  setTokenLifetime(seconds: number): this {
+    this.tokens.setLifetime(seconds);
+    return this;
+  }
+
+  /** See {@link WeComSimulatorOptions.repeatedGettoken}. */
+  setRepeatedGettoken(mode: RepeatedGettokenMode): this {
+    this.tokens.setMode(mode);
+    return this;
+  }
+
+  // ---- token state ----
+
+  /**
+   * Revokes every live token of one app (or of all apps), as WeCom may do "出于运营需要": using one then gets 40014,
+   * and the next gettoken issues a new token. Returns the tokens revoked.
+   */
+  revokeTokens(appName?: string): string[] {
+    return this.tokens.revokeAll(appName);
+  }
+
+  /** Revokes one token (40014 on use). False when it is not a token of this simulator or was already revoked. */
+  revokeToken(token: string): boolean {
+    return this.tokens.revoke(token);
+  }
+
+  /** Ends the lifetime of every live token of one app (or of all apps) now: 42001 on use, a new token on gettoken. */
+  expireTokens(appName?: string): void {
+    this.tokens.expireAll(appName);
+  }
+
+  /** Every token issued so far, oldest first, of one app or of all (for leak scans of logs and errors). */
+  issuedTokens(appName?: string): string[] {
+    return this.tokens.issued(appName);
+  }
+
+  /** The newest live token of an app (default `'default'`): the one gettoken returns in `'same-token'` mode. */
+  currentToken(appName = 'default'): string | undefined {
+    return this.tokens.current(appName);
+  }
+
+  // ---- JS-SDK tickets ----
+
+  /**
+   * Ticket fetches attributed to an app by the token sent (failed, limited and faulted ones included), of one kind
+   * (by path: `get_jsapi_ticket` or `ticket/get`) or both; without `appName`, every one.
+   */
+  ticketCalls(kind?: SimulatedTicketKind, appName?: string): number {
+    const paths = kind === undefined ? Object.values(TICKET_PATHS) : [TICKET_PATHS[kind]];
+    return this.server.log.filter((r) => paths.includes(r.path) && (appName === undefined || r.app === appName))
+      .length;
+  }
+
+  /** Every ticket of a kind issued or seeded so far, oldest first, of one app or of all (for leak scans). */
+  issuedTickets(kind: SimulatedTicketKind, appName?: string): string[] {
+    return this.tickets.issued(kind, appName);
+  }
+
+  /** The newest valid ticket of a kind and app (default `'default'`): what a fetch returns in `'same-ticket'` mode. */
+  currentTicket(kind: SimulatedTicketKind, appName = 'default'): string | undefined {
+    return this.tickets.current(kind, appName);
+  }
+
+  /**
+   * Revokes the valid tickets of one kind (or both) of one app (or all), as WeCom may: a signature made with one
+   * then fails {@link verifySignature} ("invalid signature" on the page), and the next fetch issues a new ticket.
+   * Returns the tickets revoked.
+   */
+  revokeTickets(kind?: SimulatedTicketKind, appName?: string): string[] {
+    return this.tickets.revoke(kind, appName);
+  }
+
+  /** Ends the lifetime of the valid tickets of one kind (or both) of one app (or all) now. */
+  expireTickets(kind?: SimulatedTicketKind, appName?: string): void {
+    this.tickets.expire(kind, appName);
+  }
+
+  /**
+   * Makes `ticket` the current ticket of a kind and app, with a full lifetime, so that a test can use a published
+   * example (doc 96909) or a value it knows. An agent ticket needs an app with an agentId.
+   */
+  setTicket(kind: SimulatedTicketKind, appName: string, ticket: string): this {
+    this.tickets.seed(kind, appName, ticket);
+    return this;
+  }
+
+  /** Lifetime of tickets issued from now on, in seconds; tickets already issued keep theirs. */
+  setTicketLifetime(seconds: number): this {
+    this.tickets.setLifetime(seconds);
+    return this;
+  }
+
+  /** See {@link WeComSimulatorOptions.repeatedTicket}. */
+  setRepeatedTicket(mode: RepeatedTicketMode): this {
+    this.tickets.setMode(mode);
+    return this;
+  }
+
+  /** Changes some hourly ticket limits; fetches already inside the window still count. */
+  setTicketLimits(limits: Partial<SimulatedTicketLimits>): this {
+    this.tickets.setLimits(limits);
+    return this;
+  }
+
+  /**
+   * Checks the signature a page would pass to `wx.config` (kind `'corp'`) or `wx.agentConfig` (kind `'agent'`):
+   * `sha1("jsapi_ticket=" + ticket + "&noncestr=" + nonceStr + "&timestamp=" + timestamp + "&url=" + url)` with a
+   * ticket of that kind and app that is valid now, the url's `#fragment` removed. The reason names the likely
+   * mistake (revoked or expired ticket, the other kind's ticket, a url signed with its fragment).
+   */
+  verifySignature(input: SimulatedSignatureInput): SimulatedSignatureCheck {
+    return this.tickets.verify(input);
+  }
+
+  // ---- counters and logs ----
+
+  /**
+   * gettoken calls attributed to an app by the secret sent, failed and faulted ones included; without `appName`,
+   * every gettoken call, wrong-secret ones included.
+   */
+  gettokenCalls(appName?: string): number {
+    return this.server.log.filter((r) => r.path === GETTOKEN_PATH && (appName === undefined || r.app === appName))
+      .length;
+  }
+
+  /** Requests to a path (without query string), or all requests. */
+  calls(path?: string): number {
+    const log = this.server.log;
+    return path === undefined ? log.length : log.filter((r) => r.path === path).length;
+  }
+
+  /** Every request since the start or the last {@link resetCounters}, oldest first. */
+  get requests(): ReadonlyArray<SimulatedRequest> {
+    return this.server.log;
+  }
+
+  /** Messages accepted by `message/send` since the start or the last {@link resetCounters}. */
+  get sentMessages(): ReadonlyArray<SentMessage> {
+    return this.endpoints.sentMessages;
+  }
+
+  /** Clears the counters, the request log and {@link sentMessages}; keeps tokens, media and queued faults. */
+  resetCounters(): void {
+    this.server.resetLog();
+    this.endpoints.resetSent();
+  }
+
+  /** Subscribes to an event; see {@link WeComSimulatorEvents}. */
+  on<E extends keyof WeComSimulatorEvents>(event: E, listener: WeComSimulatorEvents[E]): this {
+    this.server.on(event, listener);
+    return this;
+  }
+
+  /** Unsubscribes a listener added with {@link on}. */
+  off<E extends keyof WeComSimulatorEvents>(event: E, listener: WeComSimulatorEvents[E]): this {
+    this.server.off(event, listener);
+    return this;
+  }
+
+  // ---- media ----
+
+  /** A stored media file (uploaded or added), or undefined for an unknown `media_id`. */
+  uploadedMedia(mediaId: string): SimulatedMedia | undefined {
+    return this.endpoints.media.get(mediaId);
+  }
+
+  /** Stores a file that `media/get` can serve, without an upload; returns its `media_id`. */
+  addMedia(bytes: Buffer | Uint8Array, filename: string, contentType = 'application/octet-stream'): string {
+    return this.endpoints.media.add(bytes, filename, contentType);
+  }
+
+  // ---- extension ----
+
+  /**
+   * Registers (or replaces) the handler of an API path, e.g. `/cgi-bin/agent/get`. The simulator checks the
+   * access_token (41001 / 40014 / 42001), the method and the kind of secret before it calls the handler.
+   */
+  addApi(path: string, handler: SimulatedApiHandler, options: SimulatedApiOptions = {}): this {
+    this.endpoints.addApi(path, handler, options);
+    return this;
+  }
+
+  // ---- routing ----
+
+  /** A queued fault first (it applies to any path), then gettoken, then the token check, then the endpoint. */
+  private async route(req: IncomingMessage, record: LogRecord, body: Buffer): Promise<Answer> {
+    const gettokenDelay = record.path === GETTOKEN_PATH ? this.gettokenDelayMs : 0;
+    const fault = this.faults.take(record.path);
+    let delayMs = gettokenDelay;
+    if (fault) {
+      record.fault = fault;
+      const answer = faultAnswer(fault, this.replies, gettokenDelay);
+      if (answer) return answer;
+      if ('kind' in fault && fault.kind === 'delay') delayMs += fault.ms;
+    }
+    return { kind: 'reply', reply: await this.process(req, record, body), delayMs };
+  }
+
+  private async process(req: IncomingMessage, record: SimulatedRequest, body: Buffer): Promise<Reply> {
+    const { path, query } = record;
+    if (path === GETTOKEN_PATH) return this.tokens.gettoken(query);
+    if (!path.startsWith('/cgi-bin/')) return reply(404, 'text/plain; charset=UTF-8', '404 Not Found');
+    const app = this.tokens.check(query);
+    if (!('name' in app)) return app;
+    return this.endpoints.dispatch({ method: record.method, path, query, headers: req.headers, body, app });
+  }
+}
