@@ -57,3 +57,9 @@ export const MAX_LIFETIME_SECONDS = 86_400;
 
 /** Longest delay Node's timers can hold (2^31-1 ms); longer ones fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Path of the corp's JS-SDK ticket (`wx.config` / `ww.register`). */
+export const JSAPI_TICKET_PATH = '/cgi-bin/get_jsapi_ticket';
+
+/** Path of the app's JS-SDK ticket (`wx.agentConfig`), with `type=agent_config`. */
+export const AGENT_TICKET_PATH = '/cgi-bin/ticket/get';

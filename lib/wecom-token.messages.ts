@@ -142,3 +142,13 @@ export function malformedLockMessage(ref: AppRef, got: string): string {
 export function trimmedOptionMessage(app: string, option: string): string {
   return `WeComTokenModule: option '${option}' of app '${app}' had whitespace around it (a trailing newline from an env file?); it was trimmed`;
 }
+
+/** An agent ticket was asked of an app registered without agentId. */
+export function noAgentIdMessage(app: string): string {
+  return `WeComTokenModule: app '${app}' has no agentId: the agent ticket (wx.agentConfig) needs the agentid of the app whose secret is configured; set option 'agentId'`;
+}
+
+/** A URL to sign holds HTML character references. */
+export function htmlEscapedUrlMessage(app: string): string {
+  return `app '${app}': the URL to sign contains HTML character references such as '&amp;'; the page signs location.href, which has a plain '&': unescape the URL before signing, or the page will see "invalid signature"`;
+}

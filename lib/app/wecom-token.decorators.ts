@@ -2,7 +2,8 @@ import { Inject } from '@nestjs/common';
 import { AccessTokenService } from './access-token.service.js';
 import { WeComClient } from '../http/wecom.client.js';
 import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
-import { getAccessTokenServiceName, getWeComClientName } from './wecom-token.tokens.js';
+import { getAccessTokenServiceName, getJsapiTicketServiceName, getWeComClientName } from './wecom-token.tokens.js';
+import { JsapiTicketService } from './jsapi-ticket.service.js';
 
 /** Injection token of an app's `AccessTokenService`: the class for the default app, a readable string otherwise. */
 export function getAccessTokenServiceToken(name: string = DEFAULT_APP_NAME): string | typeof AccessTokenService {
@@ -21,3 +22,12 @@ export const InjectAccessTokenService = (name: string = DEFAULT_APP_NAME): Prope
 /** Inject the `WeComClient` of app `name`. */
 export const InjectWeComClient = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator =>
   Inject(getWeComClientToken(name));
+
+/** Injection token of an app's `JsapiTicketService`: the class for the default app, a readable string otherwise. */
+export function getJsapiTicketServiceToken(name: string = DEFAULT_APP_NAME): string | typeof JsapiTicketService {
+  return name === DEFAULT_APP_NAME ? JsapiTicketService : getJsapiTicketServiceName(name);
+}
+
+/** Inject the `JsapiTicketService` of app `name`. */
+export const InjectJsapiTicketService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator =>
+  Inject(getJsapiTicketServiceToken(name));

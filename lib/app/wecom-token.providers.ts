@@ -16,7 +16,8 @@ import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
 import { resolveConfig, WeComTokenConfig } from './wecom-token.config.js';
 import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
 import { duplicateAppMessage, onDemandRefreshMessage } from '../wecom-token.messages.js';
-import { getAccessTokenInterceptorName, getAccessTokenServiceName, getWeComClientName, getWeComConfigToken, getWeComOptionsToken } from './wecom-token.tokens.js';
+import { JsapiTicketService } from './jsapi-ticket.service.js';
+import { getAccessTokenInterceptorName, getAccessTokenServiceName, getJsapiTicketServiceName, getWeComClientName, getWeComConfigToken, getWeComOptionsToken } from './wecom-token.tokens.js';
 
 /** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value, so that reading it needs no import of that package. */
 const CACHE_MANAGER = 'CACHE_MANAGER';
@@ -75,6 +76,11 @@ export function createAppProviders(name: string): Provider[] {
       inject: [getWeComConfigToken(name), { token: CACHE_MANAGER, optional: true }, ...(registry ? [{ token: registry, optional: true }] : [])],
     },
     {
+      provide: getJsapiTicketServiceName(name),
+      useFactory: (config: WeComTokenConfig, tokens: AccessTokenService) => new JsapiTicketService(config, tokens),
+      inject: [getWeComConfigToken(name), serviceToken],
+    },
+    {
       provide: getAccessTokenInterceptorName(name),
       useFactory: (tokens: AccessTokenService) => new AccessTokenInterceptor(tokens),
       inject: [serviceToken],
@@ -99,19 +105,21 @@ export function createAppProviders(name: string): Provider[] {
       { provide: AccessTokenService, useExisting: serviceToken },
       { provide: WeComClient, useExisting: clientToken },
       { provide: AccessTokenInterceptor, useExisting: getAccessTokenInterceptorName(name) },
+      { provide: JsapiTicketService, useExisting: getJsapiTicketServiceName(name) },
     );
   }
   return providers;
 }
 
 /** What an app's module exports. */
-export function exportedTokens(name: string): Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor> {
-  const tokens: Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor> = [
+export function exportedTokens(name: string): Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService> {
+  const tokens: Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService> = [
+    getJsapiTicketServiceName(name),
     getAccessTokenServiceName(name),
     getWeComClientName(name),
     getAccessTokenInterceptorName(name),
     getWeComHttpServiceName(name),
   ];
-  if (name === DEFAULT_APP_NAME) tokens.push(AccessTokenService, WeComClient, AccessTokenInterceptor);
+  if (name === DEFAULT_APP_NAME) tokens.push(AccessTokenService, WeComClient, AccessTokenInterceptor, JsapiTicketService);
   return tokens;
 }

@@ -28,3 +28,8 @@ export function getWeComClientName(name: string = DEFAULT_APP_NAME): string {
 export function getAccessTokenInterceptorName(name: string = DEFAULT_APP_NAME): string {
   return `WeComAccessTokenInterceptor(${name})`;
 }
+
+/** String token of an app's `JsapiTicketService` (the default app is also provided under its class). */
+export function getJsapiTicketServiceName(name: string = DEFAULT_APP_NAME): string {
+  return `WeComJsapiTicketService(${name})`;
+}

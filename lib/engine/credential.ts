@@ -121,9 +121,9 @@ export class Credential {
   /**
    * Forget the value. With `rejected`, only while it is still the one held and cached (compare-and-delete): a
    * newer value, fetched by another caller or instance after the rejection, stays. A rejection wave grants one
-   * fetch outside the budget; a loop of rejections does not get more.
+   * fetch outside the budget (unless `grant` is false); a loop of rejections does not get more.
    */
-  async invalidate(rejected?: string): Promise<void> {
+  async invalidate(rejected?: string, options: { grant?: boolean } = {}): Promise<void> {
     if (rejected === undefined) {
       this.dropHeld();
       await this.store.delete();
@@ -134,7 +134,9 @@ export class Credential {
     if (pending) return pending;
     if (this.held?.token === rejected) {
       this.dropHeld();
-      this.gate.grant();
+      // WeCom said so (40014 …): one fetch outside the budget. A caller's report (a page's "invalid signature")
+      // passes grant: false, so a reporting loop spends the budget instead.
+      if (options.grant !== false) this.gate.grantWave();
     }
     const deletion = this.store.deleteIf(rejected);
     this.rejected.set(rejected, deletion);
@@ -287,8 +289,10 @@ export class Credential {
   private adopt(entry: TokenEntry, fetched: boolean, replaced?: TokenEntry): Held {
     const held: Held = { token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt, refreshAt: refreshPoint(entry, this.spec.refreshAheadMs, replaced) };
     this.held = held;
-    // One fetch per lifetime, at its refresh point, is outside the budget.
-    if (!replaced || replaced.token !== held.token || held.expiresAt > replaced.expiresAt) this.gate.grant();
+    // One fetch per lifetime, at its refresh point, is outside the budget (usable from a little before it: the
+    // refresh timer starts up to 5% of the wait early, to spread a fleet).
+    const now = Date.now();
+    this.gate.grantLifetime(now + Math.max(0, held.refreshAt - now) * 0.95);
     if (fetched) this.logger.debug(credentialFetchedMessage(this.spec.ref, this.spec.kind, maskToken(held.token), held.expiresAt));
     if (!this.closed) this.schedule.schedule(held.refreshAt, () => this.refreshInBackground());
     return held;

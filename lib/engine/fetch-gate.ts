@@ -15,7 +15,10 @@ const MAX_ALLOWANCES = 2;
 export class FetchGate {
   /** Start times of the counted requests inside the window, oldest first. */
   private readonly window: number[] = [];
-  private allowances = 0;
+  /** The fetch of the held lifetime, usable from its refresh point on (undefined: none). */
+  private lifetimeFrom?: number;
+  /** Fetches granted by rejection waves. */
+  private waves = 0;
   private cooldown?: { error: Error; until: number };
   private otherStreak = 0;
   /** Set when the last `admit` started a budget cool-down (for one loud log line, not one per caller). */
@@ -29,9 +32,18 @@ export class FetchGate {
     private readonly failureCooldownMs: number,
   ) {}
 
-  /** One fetch that does not count: at the refresh point of a new lifetime, or after a rejection wave. */
-  grant(): void {
-    this.allowances = Math.min(MAX_ALLOWANCES, this.allowances + 1);
+  /**
+   * A new lifetime began: one fetch from `from` on (its refresh point) does not count. It replaces the allowance of
+   * the previous lifetime, so allowances never pile up, and it cannot be spent before its time (a caller that
+   * drops the credential in a loop spends the budget instead).
+   */
+  grantLifetime(from: number): void {
+    this.lifetimeFrom = from;
+  }
+
+  /** WeCom rejected the held value: one fetch, now, does not count. */
+  grantWave(): void {
+    this.waves = Math.min(MAX_ALLOWANCES, this.waves + 1);
   }
 
   /** The cause callers get at once while a cool-down lasts, if one does. */
@@ -54,8 +66,12 @@ export class FetchGate {
       const cause = this.blocked(now);
       if (cause) throw cause;
     }
-    if (this.allowances > 0) {
-      this.allowances--;
+    if (this.lifetimeFrom !== undefined && now >= this.lifetimeFrom) {
+      this.lifetimeFrom = undefined;
+      return;
+    }
+    if (this.waves > 0) {
+      this.waves--;
       return;
     }
     while (this.window.length > 0 && this.window[0]! <= now - FETCH_BUDGET_WINDOW_MS) this.window.shift();
