@@ -20,7 +20,17 @@ export interface Reply {
 export type Answer =
   | { readonly kind: 'reply'; readonly reply: Reply; readonly delayMs?: number }
   | { readonly kind: 'drop' }
-  | { readonly kind: 'hang' };
+  | { readonly kind: 'hang' }
+  | Trickle;
+
+/** Write the reply's status and headers, then its body one byte per `intervalMs`, then spaces; end after `bytes`. */
+export interface Trickle {
+  readonly kind: 'trickle';
+  readonly reply: Reply;
+  readonly intervalMs: number;
+  readonly bytes?: number;
+  readonly delayMs?: number;
+}
 
 /** The Content-Type WeCom sends with JSON bodies (spelled as WeCom spells it). */
 export const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
@@ -60,8 +70,9 @@ export const DEFAULT_ERRMSG: Readonly<Record<number, string>> = Object.freeze({
 });
 
 /** A reply with a string body and one Content-Type. */
-export function reply(status: number, contentType: string, body: string): Reply {
-  return { status, headers: { 'Content-Type': contentType }, body: Buffer.from(body, 'utf8') };
+export function reply(status: number, contentType: string, body: string | Uint8Array): Reply {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
+  return { status, headers: { 'Content-Type': contentType }, body: bytes };
 }
 
 /** Builds WeCom-shaped JSON answers; it holds the client IP that WeCom names in every hint. */

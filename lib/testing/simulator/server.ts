@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { reply } from './replies.js';
-import type { Answer, Replies, Reply } from './replies.js';
+import type { Answer, Replies, Reply, Trickle } from './replies.js';
 import type { SimulatedRequest, WeComSimulatorEvents } from './types.js';
 
 /** A request log entry while its answer is being decided. */
@@ -158,7 +158,38 @@ export class SimulatorServer {
         return;
       case 'reply':
         this.finish(record, res, answer.reply, answer.delayMs ?? 0);
+        return;
+      case 'trickle':
+        this.decided(record, answer.reply);
+        this.after(answer.delayMs ?? 0, () => this.trickle(res, answer));
     }
+  }
+
+  /**
+   * Status and headers at once, then one byte per interval. No Content-Length, so the client cannot tell a slow body
+   * from a short one; each tick is a timer that close() clears, and close() destroys the socket.
+   */
+  private trickle(res: ServerResponse, answer: Trickle): void {
+    if (res.destroyed || res.writableEnded) return;
+    const headers: Record<string, string | number> = {};
+    for (const [name, value] of Object.entries(answer.reply.headers)) {
+      if (name.toLowerCase() !== 'content-length') headers[name] = value;
+    }
+    res.writeHead(answer.reply.status, headers);
+    res.flushHeaders();
+    const body = answer.reply.body;
+    let sent = 0;
+    const tick = (): void => {
+      if (res.destroyed || res.writableEnded) return;
+      if (answer.bytes !== undefined && sent >= answer.bytes) {
+        res.end();
+        return;
+      }
+      res.write(sent < body.length ? body.subarray(sent, sent + 1) : SPACE);
+      sent += 1;
+      this.later(answer.intervalMs, tick);
+    };
+    this.later(answer.intervalMs, tick);
   }
 
   /** Completes the log record and tells listeners; the answer itself may still be delayed. */
@@ -178,11 +209,13 @@ export class SimulatorServer {
       res.end(answer.body);
       if (answer.headers.Connection === 'close') res.once('finish', () => res.socket?.destroy());
     };
-    if (delayMs <= 0) {
-      send();
-      return;
-    }
-    this.later(delayMs, send);
+    this.after(delayMs, send);
+  }
+
+  /** Runs at once without a delay, else on a {@link later} timer. */
+  private after(delayMs: number, run: () => void): void {
+    if (delayMs <= 0) run();
+    else this.later(delayMs, run);
   }
 
   /** A timer that close() clears and that never keeps the process alive. */
@@ -195,6 +228,8 @@ export class SimulatorServer {
     this.timers.add(timer);
   }
 }
+
+const SPACE = Buffer.from(' ', 'latin1');
 
 /** Reads the whole body, stopping at `limit` bytes. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {

@@ -124,6 +124,17 @@ export interface SimulatedSignatureCheck {
  * - `drop`: the socket is destroyed without a response.
  * - `delay`: the request is handled on arrival and its response held back for `ms`.
  * - `hang`: no response ever, until {@link WeComSimulator.close}.
+ * - `trickle`: the request is handled normally (a token or ticket is issued), its status and headers are sent at once
+ *   without a Content-Length (chunked), then one byte every `intervalMs`: the answer's bytes, then spaces forever
+ *   (JSON allows trailing whitespace, so only a bound on the whole exchange stops it). With `bytes`, the response
+ *   ends after that many bytes: fewer than the answer's length is a slow truncated body, more is a slow valid one.
+ *   {@link WeComSimulator.close} ends it.
+ * - `redirect`: a 3xx (default 302) with `Location: location` and a small HTML body; nothing is issued.
+ * - `status`: any HTTP status (200–599) with `body` (default empty) as `contentType` (default `text/plain;
+ *   charset=UTF-8`), e.g. a 503 HTML page or a 429; nothing is issued.
+ * - `body`: HTTP 200 with a raw `body` as `contentType` (default WeCom's JSON type), for absurd answers such as
+ *   `{"errcode":0,"access_token":"x","expires_in":1e12}`, a string errcode or a missing `expires_in`. The request log
+ *   records its errcode when the body is JSON with a numeric one. Nothing is issued.
  */
 export type SimulatedFault =
   | { errcode: number; errmsg?: string }
@@ -131,7 +142,11 @@ export type SimulatedFault =
   | { kind: 'truncated-json' }
   | { kind: 'drop' }
   | { kind: 'delay'; ms: number }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  | { kind: 'trickle'; intervalMs: number; bytes?: number }
+  | { kind: 'redirect'; location: string; status?: number }
+  | { kind: 'status'; status: number; body?: string | Uint8Array; contentType?: string }
+  | { kind: 'body'; body: string | Uint8Array; contentType?: string };
 
 /**
  * Where a fault applies: `'gettoken'` (`/cgi-bin/gettoken`), `'api'` (any other path), or an exact path such as

@@ -360,16 +360,12 @@ export class WeComSimulator {
 
   /** A queued fault first (it applies to any path), then gettoken, then the token check, then the endpoint. */
   private async route(req: IncomingMessage, record: LogRecord, body: Buffer): Promise<Answer> {
-    const gettokenDelay = record.path === GETTOKEN_PATH ? this.gettokenDelayMs : 0;
+    const delayMs = record.path === GETTOKEN_PATH ? this.gettokenDelayMs : 0;
+    const handle = (): Promise<Reply> => this.process(req, record, body);
     const fault = this.faults.take(record.path);
-    let delayMs = gettokenDelay;
-    if (fault) {
-      record.fault = fault;
-      const answer = faultAnswer(fault, this.replies, gettokenDelay);
-      if (answer) return answer;
-      if ('kind' in fault && fault.kind === 'delay') delayMs += fault.ms;
-    }
-    return { kind: 'reply', reply: await this.process(req, record, body), delayMs };
+    if (!fault) return { kind: 'reply', reply: await handle(), delayMs };
+    record.fault = fault;
+    return faultAnswer(fault, this.replies, delayMs, handle);
   }
 
   private async process(req: IncomingMessage, record: SimulatedRequest, body: Buffer): Promise<Reply> {
