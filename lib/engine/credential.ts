@@ -68,9 +68,11 @@ export class Credential {
     this.logger = new Logger(loggerContext);
     const atomic = isAtomicInvalidation(spec.lock) ? spec.lock : undefined;
     this.store = new TokenStore(spec, spec.cache, this.logger, atomic);
-    this.coordinator = new FetchCoordinator(spec, spec.lock, this.store, () => this.fetchWithRetries(), this.logger, () => !this.closed);
-    if (isInvalidationFeed(spec.lock)) {
-      this.stopFeed = spec.lock.onTokenInvalidated(spec.cacheKey, (fp) => this.onFleetInvalidation(fp), () => this.coordinator.entryWritten());
+    const feed = isInvalidationFeed(spec.lock) ? spec.lock : undefined;
+    const announce = feed?.announceEntry ? () => feed.announceEntry!(spec.cacheKey) : undefined;
+    this.coordinator = new FetchCoordinator(spec, spec.lock, this.store, () => this.fetchWithRetries(), this.logger, () => !this.closed, announce);
+    if (feed) {
+      this.stopFeed = feed.onTokenInvalidated(spec.cacheKey, (fp) => this.onFleetInvalidation(fp), () => this.coordinator.entryWritten());
     }
     this.schedule = new RefreshSchedule(spec.timerName, spec.scheduler, this.logger);
     this.gate = new FetchGate(spec.ref, spec.kind, spec.errorCooldownMs, spec.rateLimitCooldownMs, spec.failureCooldownMs);

@@ -31,6 +31,8 @@ export class FetchCoordinator {
     private readonly logger: Logger,
     /** Whether the store may still be written (false once the application shuts down). */
     private readonly live: () => boolean = () => true,
+    /** Tells waiting instances that the entry was written (the lock's feed, where it has one). */
+    private readonly announce?: () => Promise<void>,
   ) {}
 
   /** How long one fetch may hold the lock: one HTTP timeout and some slack for the cache write. */
@@ -92,7 +94,11 @@ export class FetchCoordinator {
 
   private async fetchAndShare(): Promise<TokenEntry> {
     const entry = await this.fetch();
-    if (this.live()) await this.store.write(entry);
+    if (this.live()) {
+      await this.store.write(entry);
+      const announce = this.announce;
+      if (announce) await bounded(Promise.resolve().then(announce), this.config.cacheTimeoutMs, 'announce').catch(() => undefined);
+    }
     return entry;
   }
 

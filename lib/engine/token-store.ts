@@ -26,6 +26,8 @@ export interface TokenInvalidationFeed {
    * (where the lock hears of it) when another instance wrote a new entry under `key`; returns unsubscribe.
    */
   onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void, written?: () => void): () => void;
+  /** Tell the other instances that a new entry was written under `key` (optional). */
+  announceEntry?(key: string): Promise<void>;
 }
 
 /** Parse an entry written by this module or by a service in another language (object or JSON text). */

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { inspect } from 'node:util';
 import type { TokenLock } from '../interfaces/token-lock.interface.js';
 import { describeError } from '../bounded.js';
 import { fingerprint } from '../redaction.js';
@@ -23,6 +24,8 @@ export const INVALIDATION_CHANNEL = 'wecom:v1:invalidated';
 export interface RedisLockClient {
   set(key: string, value: string, options: { NX: true; PX: number }): Promise<unknown>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** For announcing new entries to waiting instances; node-redis clients have it. */
+  publish?(channel: string, message: string): Promise<unknown>;
   /** A second connection for the invalidation feed (SUBSCRIBE takes a connection over); node-redis clients have it. */
   duplicate?(): unknown;
 }
@@ -71,6 +74,20 @@ interface OwnClient extends RedisLockClient {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
+/**
+ * Take the lease; when someone else holds it, repair a lease that outlives its maximum: a key without expiry (left
+ * by another tool or an old version) or with a longer one is given the lease's own, so it is taken over after one
+ * lease instead of making every fetch wait forever.
+ */
+const ACQUIRE_SCRIPT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 or ttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+/** Marks an announcement of a new entry on the invalidation channel (in place of a fingerprint). */
+const WRITTEN_MARK = '*';
+
 /** Delete the lease only while it is still ours. */
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -97,6 +114,31 @@ if type(value) == 'table' then
 end
 if token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/** A connection that can be closed: node-redis' client and its duplicates. */
+interface Closable {
+  readonly isReady?: boolean;
+  close?(): Promise<unknown>;
+  destroy?(): void;
+}
+
+/** Close a connection that is up, destroy one that is not. */
+async function shutDown(connection: Closable): Promise<void> {
+  try {
+    if (connection.isReady !== false && connection.close) await connection.close();
+    else destroyQuietly(connection);
+  } catch {
+    destroyQuietly(connection);
+  }
+}
+
+function destroyQuietly(connection: Closable): void {
+  try {
+    connection.destroy?.();
+  } catch {
+    // already closed
+  }
+}
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
@@ -136,7 +178,7 @@ function positive(value: number | undefined, fallback: number, option: string): 
 export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, TokenInvalidationFeed {
   /** Names this lock's own messages on the invalidation channel, so that it does not act on them. */
   private readonly origin = `${hostname()}:${process.pid}:${randomUUID()}`;
-  private readonly listeners = new Map<string, Set<(tokenFingerprint: string) => void>>();
+  private readonly listeners = new Map<string, Set<{ listener: (tokenFingerprint: string) => void; written?: (() => void) | undefined }>>();
   private subscriber?: Subscriber;
   private readonly commandTimeoutMs: number;
   private readonly url?: string;
@@ -149,6 +191,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
   /** The first connection already had its wait: until Redis answers, fail at once. */
   private gaveUpWaiting = false;
   private initialWait?: Promise<unknown>;
+  private subscriberConnect?: Promise<unknown>;
   private lastError?: string;
   private closed = false;
 
@@ -177,11 +220,11 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     const client = await this.ready();
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
     const px = Math.max(1, Math.ceil(ttlMs));
-    const reply = await this.bounded(client.set(key, owner, { NX: true, PX: px }), 'SET NX', (late) => {
+    const reply = await this.bounded(client.eval(ACQUIRE_SCRIPT, { keys: [key], arguments: [owner, String(px)] }), 'SET NX', (late) => {
       // Granted after we gave up: give it back, so nobody waits for a lease that no one uses.
-      if (late === 'OK') client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [owner] }).catch(() => undefined);
+      if (late === 1) client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [owner] }).catch(() => undefined);
     });
-    if (reply !== 'OK') return null;
+    if (reply !== 1) return null;
     let released = false;
     return async () => {
       if (released) return;
@@ -198,17 +241,29 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
   }
 
   /**
-   * Call `listener` with the fingerprint of every token another instance invalidates under `key`. The first
-   * listener opens a subscriber connection (a duplicate of the client), which node-redis re-subscribes after a
-   * reconnect; while Redis is away nothing arrives, and a process then learns of a rejection from its own calls.
+   * Tell the fleet that a new entry was written under `key` (published as `{origin} {key} *`), so that instances
+   * waiting on the lease read it at once instead of polling on. Best effort: a waiter still polls.
    */
-  onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void): () => void {
+  async announceEntry(key: string): Promise<void> {
+    const client = await this.ready();
+    if (typeof client.publish !== 'function') return;
+    await this.bounded(client.publish(INVALIDATION_CHANNEL, `${this.origin} ${key} ${WRITTEN_MARK}`), 'publish');
+  }
+
+  /**
+   * Call `listener` with the fingerprint of every token another instance invalidates under `key`, and `written`
+   * when another instance announces a new entry there. The subscriber connection (a duplicate of the client, which
+   * node-redis re-subscribes after a reconnect) opens with the lock's first use, not before; while Redis is away
+   * nothing arrives, and a process then learns of a rejection from its own calls.
+   */
+  onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void, written?: () => void): () => void {
     let forKey = this.listeners.get(key);
     if (!forKey) this.listeners.set(key, (forKey = new Set()));
-    forKey.add(listener);
-    this.subscribe();
+    const entry = { listener, written };
+    forKey.add(entry);
+    if (this.client && !this.url) this.subscribe();
     return () => {
-      forKey.delete(listener);
+      forKey.delete(entry);
       if (forKey.size === 0 && this.listeners.get(key) === forKey) this.listeners.delete(key);
     };
   }
@@ -227,18 +282,31 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     subscriber.on('error', (error: unknown) => {
       this.lastError = describeError(error);
     });
-    subscriber
+    this.subscriberConnect = subscriber
       .connect()
-      .then(() => subscriber.subscribe(INVALIDATION_CHANNEL, (message) => this.dispatch(message)))
+      .then(() => (this.closed ? undefined : subscriber.subscribe(INVALIDATION_CHANNEL, (message) => this.dispatch(message))))
       .catch((error: unknown) => {
         this.lastError = describeError(error);
       });
   }
 
   private dispatch(message: string): void {
-    const [origin, key, tokenFingerprint] = message.split(' ');
-    if (origin === this.origin || !key || !tokenFingerprint) return;
-    for (const listener of this.listeners.get(key) ?? []) listener(tokenFingerprint);
+    const [origin, key, mark] = message.split(' ');
+    if (origin === this.origin || !key || !mark) return;
+    for (const { listener, written } of this.listeners.get(key) ?? []) {
+      if (mark === WRITTEN_MARK) written?.();
+      else listener(mark);
+    }
+  }
+
+  /** Shows where the lock points, never a password. */
+  [inspect.custom](): string {
+    return `RedisTokenLock { target: '${this.target}', ready: ${this.isReady} }`;
+  }
+
+  /** Where the lock points, never a password. */
+  toJSON(): { target: string; ready: boolean } {
+    return { target: this.target, ready: this.isReady };
   }
 
   /** Whether the lock can talk to Redis right now (always true for a client given by the application). */
@@ -254,23 +322,16 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.listeners.clear();
-    if (subscriber) {
-      try {
-        if (subscriber.close) await subscriber.close();
-        else subscriber.destroy?.();
-      } catch {
-        subscriber.destroy?.();
-      }
-    }
+    // A connection still being made is destroyed now and once more when its connect settles: close() wins against
+    // a connect in progress, and no socket or reconnect timer outlives the lock.
+    const pending = [this.subscriberConnect, this.firstConnect];
+    if (subscriber) await shutDown(subscriber as unknown as Closable);
     const own = this.own;
     this.own = undefined;
-    if (!own) return;
-    try {
-      if (own.isReady) await own.close();
-      else own.destroy();
-    } catch {
-      own.destroy();
-    }
+    if (own) await shutDown(own);
+    await Promise.all(pending.map((p) => p?.catch(() => undefined)));
+    if (subscriber) destroyQuietly(subscriber as unknown as Closable);
+    if (own) destroyQuietly(own);
   }
 
   /** Same as {@link close}. */
@@ -283,6 +344,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     if (this.closed) throw new Error(`RedisTokenLock for ${this.target} is closed`);
     if (this.client && !this.own) return this.client;
     const own = this.own ?? this.connect();
+    if (this.listeners.size > 0) this.subscribe();
     if (!own.isReady && !this.everReady && !this.gaveUpWaiting && this.firstConnect) {
       // The first connection gets one bounded wait, shared by concurrent callers; afterwards a client that is
       // away fails at once.
@@ -296,6 +358,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
   }
 
   private connect(): OwnClient {
+    if (this.closed) throw new Error(`RedisTokenLock for ${this.target} is closed`);
     let redis: { createClient(options: object): unknown };
     try {
       // Loaded here, not at the top: applications without Redis never load it.
