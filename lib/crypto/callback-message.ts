@@ -183,24 +183,16 @@ export function parseSuiteCallback(xml: string): SuiteCallbackEvent {
     return value;
   };
   const may = (field: string): string | undefined => textField(fields, field, where);
-  const time = (required: boolean): number | undefined => {
-    const value = required ? need('TimeStamp') : may('TimeStamp');
-    if (value === undefined) return undefined;
-    if (!/^\d{1,12}$/.test(value)) throw new WeComCallbackError('format', callbackFieldMessage(where, 'TimeStamp', 'not-timestamp'));
-    return Number(value);
-  };
-  const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
-    (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 
   switch (infoType) {
     case 'suite_ticket':
-      return printable({ infoType, suiteId: need('SuiteId'), suiteTicket: need('SuiteTicket'), timeStamp: time(true) as number });
+      return printable({ infoType, suiteId: need('SuiteId'), suiteTicket: need('SuiteTicket'), timeStamp: seconds(need('TimeStamp'), where) });
     case 'create_auth':
       return printable({
         infoType,
         suiteId: need('SuiteId'),
         authCode: need('AuthCode'),
-        timeStamp: time(true) as number,
+        timeStamp: seconds(need('TimeStamp'), where),
         ...optional('state', may('State')),
       });
     case 'change_auth':
@@ -208,13 +200,13 @@ export function parseSuiteCallback(xml: string): SuiteCallbackEvent {
         infoType,
         suiteId: need('SuiteId'),
         authCorpId: need('AuthCorpId'),
-        ...optional('timeStamp', time(false)),
+        ...optional('timeStamp', seconds(may('TimeStamp'), where)),
         ...optional('state', may('State')),
       });
     case 'cancel_auth':
-      return printable({ infoType, suiteId: need('SuiteId'), authCorpId: need('AuthCorpId'), ...optional('timeStamp', time(false)) });
+      return printable({ infoType, suiteId: need('SuiteId'), authCorpId: need('AuthCorpId'), ...optional('timeStamp', seconds(may('TimeStamp'), where)) });
     case 'reset_permanent_code':
-      return printable({ infoType, suiteId: need('SuiteId'), authCode: need('AuthCode'), ...optional('timeStamp', time(false)) });
+      return printable({ infoType, suiteId: need('SuiteId'), authCode: need('AuthCode'), ...optional('timeStamp', seconds(may('TimeStamp'), where)) });
     default:
       return printable({ infoType: 'unknown', receivedInfoType: infoType, ...optional('suiteId', may('SuiteId')), raw: xml });
   }
@@ -314,6 +306,20 @@ function refuseDeclarations(xml: string): void {
       throw new WeComCallbackError('format', callbackXmlMessage('holds a DOCTYPE or another markup declaration, which WeCom never sends'));
     }
   }
+}
+
+/** A TimeStamp field's value: whole seconds, as digits. */
+function seconds(value: string, where: string): number;
+function seconds(value: string | undefined, where: string): number | undefined;
+function seconds(value: string | undefined, where: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,12}$/.test(value)) throw new WeComCallbackError('format', callbackFieldMessage(where, 'TimeStamp', 'not-timestamp'));
+  return Number(value);
+}
+
+/** `{ [key]: value }`, or nothing when the value is absent: optional fields stay absent rather than undefined. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 /** A field's text: undefined when absent or empty; refused when repeated or when it has child elements. */
