@@ -89,13 +89,16 @@ export function callbackXmlMessage(problem: string): string {
   return `WeCom callback refused: the XML ${problem}`;
 }
 
-/** A field that a suite callback must carry is missing, empty or repeated. */
-export function callbackFieldMessage(infoType: string, field: string, problem: 'missing' | 'repeated' | 'not-text' | 'not-timestamp'): string {
+/**
+ * A field that a callback must carry is missing, empty or repeated. `where` is 'the envelope', 'the callback' or
+ * "the 'suite_ticket' callback": one of the InfoTypes the module knows, never text from the message.
+ */
+export function callbackFieldMessage(where: string, field: string, problem: 'missing' | 'repeated' | 'not-text' | 'not-timestamp'): string {
   const what = {
     missing: 'is missing or empty',
     repeated: 'appears more than once',
     'not-text': 'is not a text value',
     'not-timestamp': 'is not a timestamp in seconds',
   }[problem];
-  return `WeCom callback refused: <${field}> of InfoType '${infoType}' ${what}`;
+  return `WeCom callback refused: <${field}> in ${where} ${what}`;
 }
