@@ -253,7 +253,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
   /**
    * Call `listener` with the fingerprint of every token another instance invalidates under `key`, and `written`
    * when another instance announces a new entry there. The subscriber connection (a duplicate of the client, which
-   * node-redis re-subscribes after a reconnect) opens with the lock's first use, not before; while Redis is away
+   * node-redis re-subscribes after a reconnect) opens with the first listener; while Redis is away
    * nothing arrives, and a process then learns of a rejection from its own calls.
    */
   onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void, written?: () => void): () => void {
@@ -261,7 +261,9 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     if (!forKey) this.listeners.set(key, (forKey = new Set()));
     const entry = { listener, written };
     forKey.add(entry);
-    if (this.client && !this.url) this.subscribe();
+    // The module registers its listeners as the application starts: connecting then (never in the constructor)
+    // has the fleet's lock and feed ready before the first caller, and close() still wins against the connect.
+    this.subscribe();
     return () => {
       forKey.delete(entry);
       if (forKey.size === 0 && this.listeners.get(key) === forKey) this.listeners.delete(key);
