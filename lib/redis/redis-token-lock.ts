@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { inspect } from 'node:util';
 import type { TokenLock } from '../interfaces/token-lock.interface.js';
-import { describeError } from '../bounded.js';
+import { bounded, describeError } from '../bounded.js';
 import { fingerprint } from '../redaction.js';
 import type { AtomicTokenInvalidation, TokenInvalidationFeed } from '../engine/token-store.js';
 
@@ -92,8 +92,8 @@ const WRITTEN_MARK = '*';
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
- * Delete the cache entry only while it holds the rejected token. The entry is JSON: either cache-manager/Keyv's
- * wrapper `{"value":{"token":…},"expires":…}` (Keyv escapes a string that starts with ':' by doubling the ':') or a
+ * Delete the cache entry only while it holds the rejected token (or ticket). The entry is JSON: either
+ * cache-manager/Keyv's wrapper `{"value":{"token":…},"expires":…}` (Keyv escapes a string that starts with ':' by doubling the ':') or a
  * bare `{"token":…,"expiresAt":…}` written by a service in another language. Anything else is left alone.
  */
 const COMPARE_AND_DELETE_TOKEN_SCRIPT = `
@@ -102,14 +102,14 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local ok, decoded = pcall(cjson.decode, raw)
 if not ok or type(decoded) ~= 'table' then return 0 end
-local token = decoded.token
+local token = decoded.token or decoded.ticket
 local value = decoded.value
 if type(value) == 'string' then
   local okInner, inner = pcall(cjson.decode, value)
   if okInner and type(inner) == 'table' then value = inner end
 end
 if type(value) == 'table' then
-  token = value.token
+  token = value.token or value.ticket
   if type(token) == 'string' and string.sub(token, 1, 1) == ':' then token = string.sub(token, 2) end
 end
 if token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -324,16 +324,14 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.listeners.clear();
-    // A connection still being made is destroyed now and once more when its connect settles: close() wins against
-    // a connect in progress, and no socket or reconnect timer outlives the lock.
-    const pending = [this.subscriberConnect, this.firstConnect];
+    // A connection still being made is let finish (bounded) and then closed: node-redis does not abort a connect in
+    // progress on destroy(), so closing first would leave its socket open and keep the process alive.
+    const pending = [this.subscriberConnect, this.firstConnect].filter((p): p is Promise<unknown> => p !== undefined);
+    if (pending.length) await bounded(Promise.all(pending.map((p) => p.catch(() => undefined))), this.commandTimeoutMs, 'connect').catch(() => undefined);
     if (subscriber) await shutDown(subscriber as unknown as Closable);
     const own = this.own;
     this.own = undefined;
     if (own) await shutDown(own);
-    await Promise.all(pending.map((p) => p?.catch(() => undefined)));
-    if (subscriber) destroyQuietly(subscriber as unknown as Closable);
-    if (own) destroyQuietly(own);
   }
 
   /** Same as {@link close}. */

@@ -5,10 +5,15 @@
  *
  * Under CI=true an unreachable Redis fails the suite; elsewhere the suite is skipped with one line saying why.
  */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { createKeyv } from '@keyv/redis';
 import { createCache } from 'cache-manager';
 import { createClient } from '@redis/client';
-import { RedisTokenLock } from '../../lib';
+import { AccessTokenService, RedisTokenLock, WeComTokenModule } from '../../lib';
+import { bootContext } from '../support/app';
 import { WeComSimulator, WeComSimulatorOptions } from '../../lib/testing';
 import { expectNoneOf } from '../support/capture';
 import {
@@ -420,6 +425,70 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
         expectNoneOf(`${error.message}\n${error.stack}`, ['pa55-w0rd-never-logged', 'some-token-0123456789']);
       }
       expect(lock.isReady).toBe(false);
+    });
+
+    it('a lease without expiry left by someone else is repaired to one lease and taken over after it, not waited on forever', async () => {
+      const lock = lockOn();
+      const k = key('stale');
+      await redis.set(k, 'written-by-an-old-version'); // no expiry
+      expect(await lock.acquire(k, 200)).toBeNull();
+      const ttl = await redis.pTTL(k);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(200);
+      await sleep(250);
+      const release = await lock.acquire(k, 5_000);
+      expect(release).toEqual(expect.any(Function));
+      await release!();
+      // A lease longer than the lease asked for is cut to it, too.
+      await redis.set(k, 'someone-else', { PX: 3_600_000 });
+      expect(await lock.acquire(k, 300)).toBeNull();
+      expect(await redis.pTTL(k)).toBeLessThanOrEqual(300);
+    });
+
+    it('an app whose lock key has no expiry gets its token after one lease, with one gettoken', async () => {
+      const sim = await WeComSimulator.start();
+      const k = `wecom:v1:${sim.corpId}:${createHash('sha256').update(sim.secretOf()).digest('hex').slice(0, 16)}:access_token:lock`;
+      keys.push(k, k.replace(/:lock$/, ''));
+      await redis.set(k, 'left-behind');
+      const booted = await bootContext([WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl, timeoutMs: 300, lock: lockOn() })]);
+      try {
+        expect(await booted.app.get(AccessTokenService).getToken()).toBe(sim.currentToken());
+        expect(sim.gettokenCalls()).toBe(1);
+      } finally {
+        await booted.app.close();
+        await sim.close();
+      }
+    });
+
+    it('100 locks closed while their first connection is still being made leave no connection behind, and the process exits by itself', async () => {
+      const before = (await redis.sendCommand(['CLIENT', 'LIST']) as string).trim().split('\n').length;
+      const script = `
+        const { RedisTokenLock } = require(${JSON.stringify(join(__dirname, '../../dist/index.js'))});
+        (async () => {
+          for (let i = 0; i < 100; i++) {
+            const lock = new RedisTokenLock({ url: process.env.LOCK_URL });
+            lock.onTokenInvalidated('wecom:v1:leak:access_token', () => {});
+            const pending = lock.acquire('wecom:v1:leak:lock', 1000).catch(() => null);
+            await lock.close();
+            await pending;
+          }
+          process.stdout.write('closed');
+        })();
+      `;
+      const child = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, LOCK_URL: REDIS_URL }, timeout: 20_000, encoding: 'utf8' });
+      expect(child.stdout).toBe('closed');
+      expect(child.signal).toBeNull(); // not killed by the timeout: it exited by itself
+      expect(child.status).toBe(0);
+      await sleep(200);
+      const after = (await redis.sendCommand(['CLIENT', 'LIST']) as string).trim().split('\n').length;
+      expect(after).toBeLessThanOrEqual(before + 1);
+    });
+
+    it('util.inspect and JSON of a lock built from a URL with a password show the target, never the password', () => {
+      const lock = lockOn('redis://app:pa55-w0rd-in-url@127.0.0.1:6379/2');
+      const printed = inspect(lock, { depth: Infinity, showHidden: true }) + JSON.stringify(lock);
+      expect(printed).toContain('redis://127.0.0.1:6379/2');
+      expectNoneOf(printed, ['pa55-w0rd-in-url']);
     });
 
     it('rejects options that cannot work, naming the option', () => {
