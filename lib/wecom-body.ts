@@ -142,6 +142,8 @@ const NETWORK_PROBLEMS: Readonly<Record<string, string>> = {
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   ERR_SOCKET_CONNECTION_TIMEOUT: 'connection timed out',
+  ERR_BAD_RESPONSE: 'the body was cut off, or larger than maxContentLength',
+  ERR_INVALID_URL: 'the URL is not valid',
 };
 
 /**
@@ -151,7 +153,8 @@ const NETWORK_PROBLEMS: Readonly<Record<string, string>> = {
 export function toTransportError(ref: AppRef, method: string, path: string, error: unknown, timeoutMs: number): Error {
   if (error instanceof WeComApiError || error instanceof WeComTransportError) return error;
   const e = (error ?? {}) as { code?: unknown; response?: ResponseLike; message?: unknown };
-  if (e.response && typeof e.response.status === 'number') {
+  // A 2xx whose body then failed (cut off, too large) is a transport failure, not a body to decode.
+  if (e.response && typeof e.response.status === 'number' && (e.response.status < 200 || e.response.status >= 300)) {
     try {
       decodeResponse(ref, method, path, e.response);
     } catch (decoded) {

@@ -191,8 +191,7 @@ describe('HTTP limits against hostile servers', () => {
         firstValueFrom(own.get('/cgi-bin/user/get')),
         own.axiosRef.get('/cgi-bin/user/get'),
       ];
-      for (const attempt of attempts) {
-        const error = (await failure(attempt)) as WeComTransportError;
+      for (const error of (await Promise.all(attempts.map(failure))) as WeComTransportError[]) {
         expect(error).toBeInstanceOf(WeComTransportError);
         expect(error.failure).toBe('http-status');
         expect(error.status).toBe(302);
@@ -263,6 +262,27 @@ describe('HTTP limits against hostile servers', () => {
       const relative = await failure(client.http.axiosRef.get(`//127.0.0.1:${server.port}/wecom/x`));
       expect(relative).not.toBeInstanceOf(WeComTransportError);
       expect(server.issued.length).toBeGreaterThan(0);
+    });
+
+    it('a connection dropped before or during the body, or a body over maxContentLength: the module’s errors on every path', async () => {
+      const server = await hostile('', (req, res, r) => {
+        if (r.url.startsWith('/cgi-bin/reset')) return void req.socket.destroy();
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"errcode":0,"x":"');
+        setTimeout(() => res.destroy(), 20);
+      });
+      const { client, interceptor } = await boot(server.baseUrl);
+      const own = new HttpService(axios.create({ baseURL: server.baseUrl, maxContentLength: 5 }));
+      interceptor.attach(own);
+      for (const path of ['/cgi-bin/reset', '/cgi-bin/half']) {
+        const attempts = [client.get(path), client.download(path), firstValueFrom(client.http.get(path)), own.axiosRef.get(path)];
+        for (const error of await Promise.all(attempts.map(failure))) {
+          expect(error).toBeInstanceOf(WeComTransportError);
+          expect(error).not.toHaveProperty('config');
+          expect(error).not.toHaveProperty('request');
+        }
+      }
+      expect(server.issued).toHaveLength(1);
     });
   });
 
