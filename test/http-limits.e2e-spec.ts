@@ -157,6 +157,24 @@ describe('HTTP limits against hostile servers', () => {
       expect(Date.now() - started).toBeLessThan(700);
     });
 
+    it('a slow wait for the token does not eat into the exchange’s own deadline', async () => {
+      const server = await other((_req, res) => json(res, { errcode: 0, errmsg: 'ok' }));
+      const binding: CredentialBinding = {
+        ref: { corpId: 'wwslow', app: 'slow' },
+        baseUrl: server.url,
+        param: 'access_token',
+        rejectedErrcodes: new Set([40014]),
+        retry: FAST_RETRY,
+        timeoutMs: 300,
+        getToken: () => new Promise((resolve) => setTimeout(() => resolve('SLOW_TOKEN_abcdefghijklmnop'), 500)),
+        invalidate: async () => undefined,
+      };
+      const http = new HttpService(axios.create({ baseURL: server.url }));
+      new AccessTokenInterceptor(binding).attach(http);
+      await expect(new WeComClient(http, binding).get('/cgi-bin/user/get')).resolves.toEqual({ errcode: 0, errmsg: 'ok' });
+      await expect(firstValueFrom(http.get('/cgi-bin/user/get'))).resolves.toMatchObject({ status: 200 });
+    });
+
     it('a fast answer after a slow one is not cut short: each exchange has its own deadline', async () => {
       let slow = true;
       const server = await hostile('', (_req, res) => {

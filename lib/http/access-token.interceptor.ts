@@ -111,13 +111,13 @@ export class AccessTokenInterceptor {
     config[CARRIER] = this;
     // WeCom never redirects an API call: a redirect would carry the query string, credential included, elsewhere.
     config.maxRedirects = 0;
-    let deadline = deadlineOf(config);
-    if (!deadline) {
-      deadline = new Deadline(config.signal as AbortSignal | undefined);
-      config[DEADLINE] = deadline;
-      config.signal = deadline.signal;
-    }
-    // (Re)started here, once the credential is at hand: the bound is on the exchange with WeCom.
+    // A deadline of its own, started once the credential is at hand: the bound is on the exchange with WeCom, and a
+    // wait for the credential (bounded on its own) does not eat into it. One set by the client is replaced; the
+    // caller's own signal still applies.
+    const previous = deadlineOf(config);
+    const deadline = new Deadline(previous ? previous.callerSignal : (config.signal as AbortSignal | undefined));
+    config[DEADLINE] = deadline;
+    config.signal = deadline.signal;
     deadline.start(this.tokens.timeoutMs);
     return config;
   }

@@ -48,10 +48,7 @@ export class Deadline {
     return this.expiredAfter;
   }
 
-  /**
-   * Start the clock: the exchange must be over within `ms`. Started again when the interceptor attaches the token,
-   * so that a wait for the token does not eat into the exchange's own bound.
-   */
+  /** Start the clock: the exchange must be over within `ms`. */
   start(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {

@@ -132,8 +132,8 @@ export class WeComClient {
   }
 
   /**
-   * One exchange, bounded as a whole by `timeoutMs` (the interceptor restarts the clock once the token is attached),
-   * with no redirect followed; any failure is the module's own error.
+   * One exchange, bounded as a whole by `timeoutMs` (a request that gets a token is bounded again by the interceptor,
+   * from when the token is attached), with no redirect followed; any failure is the module's own error.
    */
   private async send(config: AxiosRequestConfig): Promise<AxiosResponse<unknown>> {
     const deadline = new Deadline();
