@@ -1,6 +1,6 @@
 import { WeComApiError } from './errors/wecom-api.error.js';
 import { WeComTransportError } from './errors/wecom-transport.error.js';
-import { assertOk, decodeResponse, failedErrcode, toTransportError } from './wecom-body.js';
+import { assertOk, decodeDownload, decodeResponse, failedErrcode, jsonObjectOf, toTransportError } from './wecom-body.js';
 
 const ref = { corpId: 'wwcorp', app: 'default' };
 
@@ -33,5 +33,29 @@ describe('wecom-body', () => {
     expect(error.message).toBe("WeCom GET /cgi-bin/gettoken for corp wwcorp, app 'default' failed: connection refused (ECONNREFUSED)");
     expect(JSON.stringify(error) + String(error.stack)).not.toContain('LEAK');
     expect((toTransportError(ref, 'GET', '/p', { code: 'ECONNABORTED' }, 250) as WeComTransportError).failure).toBe('timeout');
+  });
+
+  it('a 3xx is a transport error that says WeCom never redirects', () => {
+    const redirect = () => decodeResponse(ref, 'POST', '/p', { status: 302, headers: { location: 'http://elsewhere/' }, data: '' });
+    expect(redirect).toThrow(/HTTP 302 redirect: WeCom never redirects an API call, so it was not followed/);
+    expect(() => decodeDownload(ref, 'GET', '/p', { status: 307, data: Buffer.alloc(0) })).toThrow(WeComTransportError);
+  });
+
+  it('jsonObjectOf finds a JSON object in any body, and nothing in files, arrays or large bodies', () => {
+    expect(jsonObjectOf(Buffer.from('\uFEFF {"errcode":40007}'))).toEqual({ errcode: 40007 });
+    expect(jsonObjectOf('{"errcode":40014')).toBeUndefined();
+    expect(jsonObjectOf('[{"errcode":1}]')).toBeUndefined();
+    expect(jsonObjectOf('a,b\n1,2')).toBeUndefined();
+    expect(jsonObjectOf({ errcode: 1 })).toEqual({ errcode: 1 });
+    expect(jsonObjectOf(Buffer.from(`{"errcode":1,"pad":"${'x'.repeat(70_000)}"}`))).toBeUndefined();
+  });
+
+  it('decodeDownload: an error only for a JSON object with a non-zero errcode', () => {
+    const file = (data: string, type: string) => decodeDownload(ref, 'GET', '/p', { status: 200, headers: { 'content-type': type }, data: Buffer.from(data) });
+    expect(file('{"errcode":0,"rows":[]}', 'application/json').bytes.toString()).toBe('{"errcode":0,"rows":[]}');
+    expect(file('hello', 'text/plain').bytes.toString()).toBe('hello');
+    expect(file('<html>', 'text/html').contentType).toBe('text/html');
+    expect(() => file('{"errcode":40007,"errmsg":"invalid media_id"}', 'text/plain')).toThrow(WeComApiError);
+    expect(() => file('{"errcode":40007}', 'application/octet-stream')).toThrow(WeComApiError);
   });
 });

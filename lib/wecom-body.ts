@@ -48,15 +48,7 @@ export function failedErrcode(body: unknown): number | undefined {
  */
 export function decodeResponse(ref: AppRef, method: string, path: string, res: ResponseLike): DecodedResponse {
   const contentType = headerOf(res.headers, 'content-type').toLowerCase();
-  if (res.status < 200 || res.status >= 300) {
-    throw new WeComTransportError(ref, {
-      failure: 'http-status',
-      method,
-      path,
-      status: res.status,
-      problem: `HTTP ${res.status}${contentType ? ` with a ${contentType.split(';')[0]} body` : ''}`,
-    });
-  }
+  assertStatus(ref, method, path, res.status, contentType);
   const bytes = toBuffer(res.data);
   const looksJson = contentType.includes('json') || contentType.startsWith('text/plain') || contentType === '';
   if (bytes && !looksJson) return { kind: 'binary', bytes, contentType };
@@ -83,6 +75,57 @@ export function decodeResponse(ref: AppRef, method: string, path: string, res: R
   return { kind: 'json', body: body as WeComBody };
 }
 
+/**
+ * A non-2xx status is a `WeComTransportError`; a 3xx says so, since WeCom never redirects an API call and the
+ * module's requests never follow one (a redirect would carry the query string, token included, elsewhere).
+ */
+function assertStatus(ref: AppRef, method: string, path: string, status: number, contentType: string): void {
+  if (status >= 200 && status < 300) return;
+  const problem =
+    status >= 300 && status < 400
+      ? `HTTP ${status} redirect: WeCom never redirects an API call, so it was not followed`
+      : `HTTP ${status}${contentType ? ` with a ${contentType.split(';')[0]} body` : ''}`;
+  throw new WeComTransportError(ref, { failure: 'http-status', method, path, status, problem });
+}
+
+/** Above this size a body is not one of WeCom's JSON errors (they are a few hundred bytes), so it is not parsed. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/**
+ * The JSON object a body holds, whatever its Content-Type (WeCom sends errors as application/json and as
+ * text/plain), or undefined when it holds none: not an object, not JSON, or too large to be an error body.
+ */
+export function jsonObjectOf(data: unknown): WeComBody | undefined {
+  let text: string;
+  if (typeof data === 'string') text = data;
+  else {
+    const bytes = toBuffer(data);
+    if (!bytes) return data && typeof data === 'object' && !Array.isArray(data) ? (data as WeComBody) : undefined;
+    if (bytes.length > MAX_ERROR_BODY_BYTES) return undefined;
+    text = bytes.toString('utf8');
+  }
+  if (text.length > MAX_ERROR_BODY_BYTES || !/^[\s\uFEFF]*\{/.test(text)) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text.replace(/^\uFEFF/, ''));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as WeComBody) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decode the answer of a download: a non-2xx status is a transport error, a JSON object with a non-zero errcode (any
+ * Content-Type) a `WeComApiError`; anything else is the file, JSON files included.
+ */
+export function decodeDownload(ref: AppRef, method: string, path: string, res: ResponseLike): { bytes: Buffer; contentType: string } {
+  const contentType = headerOf(res.headers, 'content-type');
+  assertStatus(ref, method, path, res.status, contentType.toLowerCase());
+  const body = jsonObjectOf(res.data);
+  if (body) assertOk(ref, path, body);
+  const bytes = toBuffer(res.data) ?? Buffer.from(typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? null), 'utf8');
+  return { bytes, contentType };
+}
+
 /** Throw `WeComApiError` when the body carries a non-zero errcode. */
 export function assertOk(ref: AppRef, path: string, body: WeComBody): WeComBody {
   const errcode = failedErrcode(body);
@@ -99,6 +142,8 @@ const NETWORK_PROBLEMS: Readonly<Record<string, string>> = {
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   ERR_SOCKET_CONNECTION_TIMEOUT: 'connection timed out',
+  ERR_BAD_RESPONSE: 'the body was cut off, or larger than maxContentLength',
+  ERR_INVALID_URL: 'the URL is not valid',
 };
 
 /**
@@ -108,7 +153,8 @@ const NETWORK_PROBLEMS: Readonly<Record<string, string>> = {
 export function toTransportError(ref: AppRef, method: string, path: string, error: unknown, timeoutMs: number): Error {
   if (error instanceof WeComApiError || error instanceof WeComTransportError) return error;
   const e = (error ?? {}) as { code?: unknown; response?: ResponseLike; message?: unknown };
-  if (e.response && typeof e.response.status === 'number') {
+  // A 2xx whose body then failed (cut off, too large) is a transport failure, not a body to decode.
+  if (e.response && typeof e.response.status === 'number' && (e.response.status < 200 || e.response.status >= 300)) {
     try {
       decodeResponse(ref, method, path, e.response);
     } catch (decoded) {

@@ -88,7 +88,7 @@ export function createAppProviders(name: string): Provider[] {
     {
       provide: getWeComHttpServiceName(name),
       useFactory: (config: WeComTokenConfig, interceptor: AccessTokenInterceptor) => {
-        const http = new HttpService(axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs }));
+        const http = new HttpService(axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs, maxRedirects: 0 }));
         interceptor.attach(http);
         return http;
       },

@@ -1,86 +1,68 @@
 /**
- * Attaches an app's access_token to the requests an axios instance sends to that app's `baseUrl` (and only
- * those), and replaces a rejected token once: 40014 / 42001 invalidate exactly the token that was sent, one fetch
- * serves every call that saw the rejection, and the call is replayed once.
+ * Attaches a credential (an app's access_token, a suite's suite_access_token, …) to the requests an axios instance
+ * sends to its `baseUrl` (and only those), and replaces a rejected one once: a rejection errcode invalidates exactly
+ * the credential that was sent, one fetch serves every call that saw the rejection, and the call is replayed once.
+ * Every request it attaches a credential to is bounded as a whole by the binding's `timeoutMs`, follows no
+ * redirect, and fails only with the module's own errors.
  */
 import type { HttpService } from '@nestjs/axios';
 import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { inspect } from 'node:util';
 import { bindingOf, CredentialBinding, CredentialSource } from './credential-binding.js';
+import { CredentialParam, CredentialScope } from './credential-url.js';
+import { Deadline, DEADLINE, deadlineOf, transportErrorOf } from './deadline.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
+import { WeComTransportError } from '../errors/wecom-transport.error.js';
 import { pathOf } from '../redaction.js';
-import { decodeResponse, failedErrcode, toTransportError } from '../wecom-body.js';
+import { failedErrcode, jsonObjectOf } from '../wecom-body.js';
 import type { AppRef } from '../wecom-token.messages.js';
 
 /** Marks a replayed request, so that a second rejection fails instead of looping. A string key: axios keeps it. */
 const REPLAYED = 'wecomTokenReplayed';
+/** The interceptor that attached its credential to a request. */
+const CARRIER = 'wecomCredentialCarrier';
 
-type TokenRequestConfig = InternalAxiosRequestConfig & { [REPLAYED]?: boolean };
+type TokenRequestConfig = InternalAxiosRequestConfig & {
+  [REPLAYED]?: boolean;
+  [DEADLINE]?: Deadline | undefined;
+  [CARRIER]?: AccessTokenInterceptor | undefined;
+};
 
-const ACCESS_TOKEN_PARAM = /([?&])access_token=[^&#]*(&?)/;
+const ACCESS_TOKEN = new CredentialParam('access_token');
 
 /** `url` with `access_token=token` as its only access_token query parameter (a replay replaces the rejected one). */
 export function withAccessToken(url: string, token: string): string {
-  const hash = url.indexOf('#');
-  const base = hash >= 0 ? url.slice(0, hash) : url;
-  const stripped = base.replace(ACCESS_TOKEN_PARAM, (_, lead: string, tail: string) => (tail ? lead : '')).replace(/[?&]$/, '');
-  return `${stripped}${stripped.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}`;
+  return ACCESS_TOKEN.attach(url, token);
 }
 
 /** The access_token a URL carries, if any. */
 export function accessTokenOf(url: string): string | undefined {
-  const match = /[?&]access_token=([^&#]*)/.exec(url);
-  return match ? decodeURIComponent(match[1]!) : undefined;
+  return ACCESS_TOKEN.read(url);
 }
 
-function fullUrl(config: { baseURL?: string; url?: string }): string {
-  const url = config.url ?? '';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
-  const base = (config.baseURL ?? '').replace(/\/+$/, '');
-  return url ? `${base}/${url.replace(/^\/+/, '')}` : base;
-}
-
-/** Whether a raw body could carry 40014 or 42001 at all: most bodies are ruled out without parsing them. */
-function mayCarryTokenRejection(data: unknown): boolean {
-  if (typeof data === 'string' || Buffer.isBuffer(data)) return data.includes('40014') || data.includes('42001');
-  if (data instanceof ArrayBuffer) return mayCarryTokenRejection(Buffer.from(data));
-  return true;
-}
-
-function errcodeOf(response: AxiosResponse, ref: AppRef): number | undefined {
-  if (!mayCarryTokenRejection(response.data)) return undefined;
-  try {
-    const decoded = decodeResponse(ref, response.config.method ?? 'GET', pathOf(response.config.url), response);
-    return decoded.kind === 'json' ? failedErrcode(decoded.body) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The access_token interceptor of one app; attach it to any `HttpService` or axios instance. */
+/** The credential interceptor of one app (or suite credential); attach it to any `HttpService` or axios instance. */
 export class AccessTokenInterceptor {
   private readonly attached = new Map<AxiosInstance, { request: number; response: number }>();
-  private readonly base: URL;
   private readonly tokens: CredentialBinding;
+  private readonly scope: CredentialScope;
+  private readonly param: CredentialParam;
+  /** The rejection errcodes as text: most bodies are ruled out by a substring check, without parsing them. */
+  private readonly rejectedText: readonly string[];
 
   /** @internal Built by the module for each app (and by `WeComSuiteModule` for each of its credentials). */
   constructor(source: CredentialSource) {
     this.tokens = bindingOf(source);
-    this.base = new URL(this.tokens.baseUrl);
+    this.scope = new CredentialScope(this.tokens.baseUrl);
+    this.param = new CredentialParam(this.tokens.param);
+    this.rejectedText = [...this.tokens.rejectedErrcodes].map(String);
   }
 
-  /** Whether a request goes to this app's `baseUrl` (same origin, path under the base path). */
-  targets(config: { baseURL?: string; url?: string }): boolean {
-    // The common case, a path relative to this app's own baseUrl, needs no URL parsing.
-    if (config.baseURL === this.tokens.baseUrl && config.url?.startsWith('/') && !config.url.startsWith('//')) return true;
-    let target: URL;
-    try {
-      target = new URL(fullUrl(config));
-    } catch {
-      return false;
-    }
-    if (target.origin !== this.base.origin) return false;
-    const basePath = this.base.pathname.replace(/\/+$/, '');
-    return basePath === '' || target.pathname === basePath || target.pathname.startsWith(`${basePath}/`);
+  /**
+   * Whether a request goes to this app's `baseUrl` (same origin, path under the base path), decided on the URL as
+   * axios will resolve it.
+   */
+  targets(config: { baseURL?: string; url?: string; allowAbsoluteUrls?: boolean }): boolean {
+    return this.scope.contains(config);
   }
 
   /** Attach to an `HttpService` (or a bare axios instance); returns a function that detaches again. */
@@ -106,48 +88,98 @@ export class AccessTokenInterceptor {
     this.attached.delete(axios);
   }
 
+  /** What the interceptor is for, never a credential. */
+  toJSON(): Record<string, string> {
+    return { app: this.ref.app, corpId: this.ref.corpId, baseUrl: this.tokens.baseUrl, param: this.tokens.param };
+  }
+
+  [inspect.custom](): string {
+    return `AccessTokenInterceptor ${inspect(this.toJSON())}`;
+  }
+
   private get ref(): AppRef {
     return this.tokens.ref;
   }
 
-  private async onRequest(config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {
+  private async onRequest(config: TokenRequestConfig): Promise<InternalAxiosRequestConfig> {
     if (!this.targets(config)) return config;
     const token = await this.tokens.getToken();
     // Into the URL itself rather than `params`: axios' params serializer costs more than the rest of the interceptor
     // (bench/interceptor), and the URL is where WeCom wants it (41001 otherwise).
-    config.url = withAccessToken(config.url ?? '', token);
-    const params = config.params as Record<string, unknown> | undefined;
-    if (params && 'access_token' in params) {
-      const { access_token: _ignored, ...rest } = params;
-      config.params = rest;
-    }
+    config.url = this.param.attach(config.url ?? '', token);
+    if (config.params) config.params = this.param.strip(config.params as Record<string, unknown>);
+    config[CARRIER] = this;
+    // WeCom never redirects an API call: a redirect would carry the query string, credential included, elsewhere.
+    config.maxRedirects = 0;
+    // A deadline of its own, started once the credential is at hand: the bound is on the exchange with WeCom, and a
+    // wait for the credential (bounded on its own) does not eat into it. One set by the client is replaced; the
+    // caller's own signal still applies.
+    const previous = deadlineOf(config);
+    const deadline = new Deadline(previous ? previous.callerSignal : (config.signal as AbortSignal | undefined));
+    config[DEADLINE] = deadline;
+    config.signal = deadline.signal;
+    deadline.start(this.tokens.timeoutMs);
     return config;
   }
 
   private async onResponse(axios: AxiosInstance, response: AxiosResponse): Promise<AxiosResponse> {
     const config = response.config as TokenRequestConfig;
-    if (!this.targets(config)) return response;
-    const errcode = errcodeOf(response, this.ref);
-    if (errcode === undefined || !this.tokens.rejectedErrcodes.has(errcode)) return response;
-    const sent = accessTokenOf(config.url ?? '');
+    if (config[CARRIER] !== this) return response;
+    const deadline = deadlineOf(config);
+    deadline?.clear();
+    const errcode = this.rejectionOf(response);
+    if (errcode === undefined) return response;
     const path = pathOf(config.url);
     if (config[REPLAYED]) {
-      // Rejected again right after a fresh token: not a token problem we can fix by looping.
-      const body = decodeResponse(this.ref, config.method ?? 'GET', path, response);
-      const errmsg = body.kind === 'json' && typeof body.body.errmsg === 'string' ? body.body.errmsg : '';
-      throw new WeComApiError(this.ref, path, errcode, errmsg);
+      // Rejected again right after a fresh credential: not a problem we can fix by looping.
+      const body = jsonObjectOf(response.data);
+      throw new WeComApiError(this.ref, path, errcode, typeof body?.errmsg === 'string' ? body.errmsg : '');
     }
+    const sent = this.param.read(config.url ?? '');
     if (typeof sent === 'string') await this.tokens.invalidate(sent);
-    const replay: TokenRequestConfig = { ...config, [REPLAYED]: true };
+    // A new deadline for the replay (the caller's own signal still applies); the interceptor attaches a new credential.
+    const replay: TokenRequestConfig = { ...config, [REPLAYED]: true, [DEADLINE]: undefined, [CARRIER]: undefined, signal: deadline?.callerSignal };
     return axios.request(replay);
   }
 
+  /** The rejection errcode a 2xx response carries, if any. */
+  private rejectionOf(response: AxiosResponse): number | undefined {
+    const data: unknown = response.data;
+    if (response.status < 200 || response.status >= 300) return undefined;
+    if (typeof data === 'string' || Buffer.isBuffer(data)) {
+      if (!this.rejectedText.some((code) => data.includes(code))) return undefined;
+    } else if (data instanceof ArrayBuffer) {
+      const text = Buffer.from(data);
+      if (!this.rejectedText.some((code) => text.includes(code))) return undefined;
+    }
+    const errcode = failedErrcode(jsonObjectOf(data));
+    return errcode !== undefined && this.tokens.rejectedErrcodes.has(errcode) ? errcode : undefined;
+  }
+
+  /**
+   * Every failure of a request that carried the credential becomes the module's own error: an AxiosError holds the
+   * URL, credential included, in its message, config and request.
+   */
   private onError(error: unknown): never {
-    const config = (error as { config?: InternalAxiosRequestConfig }).config;
-    if (config && this.targets(config)) {
-      throw toTransportError(this.ref, config.method ?? 'GET', pathOf(config.url), error, config.timeout ?? 0);
+    const config = (error as { config?: TokenRequestConfig } | undefined)?.config;
+    if (config && config[CARRIER] === this) {
+      const deadline = deadlineOf(config);
+      deadline?.clear();
+      const method = (config.method ?? 'GET').toUpperCase();
+      throw transportErrorOf(this.ref, method, pathOf(config.url), error, deadline, this.tokens.timeoutMs);
+    }
+    if (!config && this.mentionsParam(error)) {
+      // No config to tell which request it was (a TypeError from URL parsing): keep nothing of it.
+      throw new WeComTransportError(this.ref, { failure: 'network', method: 'GET', path: '/', problem: 'the request failed before it was sent' });
     }
     throw error;
+  }
+
+  private mentionsParam(error: unknown): boolean {
+    if (error instanceof WeComApiError || error instanceof WeComTransportError) return false;
+    const e = error as { message?: unknown; input?: unknown; stack?: unknown } | undefined;
+    const key = `${this.tokens.param}=`;
+    return [e?.message, e?.input, e?.stack].some((text) => typeof text === 'string' && text.includes(key));
   }
 }
 

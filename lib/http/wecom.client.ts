@@ -3,14 +3,16 @@
  * with a non-zero errcode reject with `WeComApiError`, transport failures with a clean `WeComTransportError`.
  */
 import type { HttpService } from '@nestjs/axios';
-import type { AxiosRequestConfig } from 'axios';
+import type { AxiosRequestConfig, AxiosResponse } from 'axios';
+import { inspect } from 'node:util';
+import { filenameOf } from './content-disposition.js';
 import { bindingOf, CredentialBinding, CredentialSource } from './credential-binding.js';
+import { Deadline, DEADLINE, transportErrorOf } from './deadline.js';
 import { backoffMs, sleep } from '../bounded.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
-import { WeComTransportError } from '../errors/wecom-transport.error.js';
 import { TRANSIENT_ERRCODES } from '../wecom-token.constants.js';
 import { pathOf } from '../redaction.js';
-import { assertOk, decodeResponse, headerOf, toTransportError } from '../wecom-body.js';
+import { assertOk, decodeDownload, decodeResponse, headerOf } from '../wecom-body.js';
 import type { AppRef } from '../wecom-token.messages.js';
 
 /** A file downloaded from a binary endpoint such as `/cgi-bin/media/get`. */
@@ -75,16 +77,17 @@ export class WeComClient {
     return this.call<T>({ method: 'POST', url: path, data: body, ...(params ? { params } : {}) });
   }
 
-  /** Download a file from a binary endpoint; a JSON error body (told apart by its Content-Type) rejects. */
+  /**
+   * Download a file from a binary endpoint. The answer is an error only when it is a JSON object with a non-zero
+   * errcode, whatever its Content-Type; anything else is the file (CSV, text, HTML, JSON files included). The file
+   * name is the base name Content-Disposition gives, decoded leniently.
+   */
   async download(path: string, params?: WeComParams): Promise<WeComFile> {
-    const result = await this.send({ method: 'GET', url: path, ...(params ? { params } : {}) });
-    if (result.decoded.kind === 'json') {
-      assertOk(this.ref, pathOf(path), result.decoded.body);
-      throw new WeComTransportError(this.ref, { failure: 'invalid-body', method: 'GET', path: pathOf(path), status: result.status, problem: 'expected a file, got a JSON body without errcode' });
-    }
-    const disposition = result.disposition;
-    const filename = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition)?.[1];
-    return { bytes: result.decoded.bytes, contentType: result.decoded.contentType, ...(filename ? { filename: decodeURIComponent(filename) } : {}) };
+    const config: AxiosRequestConfig = { method: 'GET', url: path, ...(params ? { params } : {}) };
+    const res = await this.send(config);
+    const file = decodeDownload(this.ref, 'GET', pathOf(path), res);
+    const filename = filenameOf(headerOf(res.headers, 'content-disposition'));
+    return { bytes: file.bytes, contentType: file.contentType, ...(filename !== undefined ? { filename } : {}) };
   }
 
   /** Upload a temporary media file (`/cgi-bin/media/upload?type=…`), multipart, buffered for a safe replay. */
@@ -92,6 +95,15 @@ export class WeComClient {
     const form = new FormData();
     form.append('media', new Blob([file.data], { type: file.contentType ?? 'application/octet-stream' }), file.filename);
     return this.post<WeComUploadResult>('/cgi-bin/media/upload', form, { type });
+  }
+
+  /** Which app this client calls, never a credential (`http` is not shown: it is reachable, and holds none either). */
+  toJSON(): Record<string, string> {
+    return { app: this.ref.app, corpId: this.ref.corpId, baseUrl: this.tokens.baseUrl };
+  }
+
+  [inspect.custom](): string {
+    return `WeComClient ${inspect(this.toJSON())}`;
   }
 
   private get ref(): AppRef {
@@ -104,29 +116,43 @@ export class WeComClient {
    */
   private async call<T>(config: AxiosRequestConfig): Promise<T> {
     const { attempts, baseDelayMs, maxDelayMs } = this.tokens.retry;
+    const method = (config.method ?? 'GET').toUpperCase();
+    const path = pathOf(config.url);
     for (let attempt = 0; ; attempt++) {
       try {
-        const { decoded } = await this.send(config);
+        const decoded = decodeResponse(this.ref, method, path, await this.send(config));
         if (decoded.kind === 'binary') return decoded.bytes as unknown as T;
-        return assertOk(this.ref, pathOf(config.url), decoded.body) as T;
+        return assertOk(this.ref, path, decoded.body) as T;
       } catch (error) {
-        const retriable = config.method === 'GET' && error instanceof WeComApiError && TRANSIENT_ERRCODES.has(error.errcode);
+        const retriable = method === 'GET' && error instanceof WeComApiError && TRANSIENT_ERRCODES.has(error.errcode);
         if (!retriable || attempt + 1 >= attempts) throw error;
         await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs));
       }
     }
   }
 
-  private async send(config: AxiosRequestConfig) {
-    const method = (config.method ?? 'GET').toUpperCase();
-    const path = pathOf(config.url);
+  /**
+   * One exchange, bounded as a whole by `timeoutMs` (a request that gets a token is bounded again by the interceptor,
+   * from when the token is attached), with no redirect followed; any failure is the module's own error.
+   */
+  private async send(config: AxiosRequestConfig): Promise<AxiosResponse<unknown>> {
+    const deadline = new Deadline();
+    deadline.start(this.tokens.timeoutMs);
     try {
       // Straight to the HttpService's axios instance (same interceptors, same defaults): its Observable wrapper
       // costs a CancelToken and a cancellation error per request, a third of a loopback call (bench/interceptor).
-      const res = await this.http.axiosRef.request<unknown>({ ...config, responseType: 'arraybuffer', transformResponse: [(data: unknown) => data] });
-      return { decoded: decodeResponse(this.ref, method, path, res), status: res.status, disposition: headerOf(res.headers, 'content-disposition') };
+      return await this.http.axiosRef.request<unknown>({
+        ...config,
+        responseType: 'arraybuffer',
+        transformResponse: [(data: unknown) => data],
+        maxRedirects: 0,
+        signal: deadline.signal,
+        [DEADLINE]: deadline,
+      } as AxiosRequestConfig);
     } catch (error) {
-      throw toTransportError(this.ref, method, path, error, this.http.axiosRef.defaults.timeout ?? 0);
+      throw transportErrorOf(this.ref, (config.method ?? 'GET').toUpperCase(), pathOf(config.url), error, deadline, this.tokens.timeoutMs);
+    } finally {
+      deadline.clear();
     }
   }
 }
