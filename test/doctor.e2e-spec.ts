@@ -4,7 +4,8 @@
  * secret, the Redis password, or any token or ticket the simulator issued.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -226,6 +227,26 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
       expect(result.stderr).toMatch(/^refused: --[a-z-]+ would put a secret on the command line, where every user of this machine sees it \(ps/);
     }
     expect(sim.gettokenCalls()).toBe(0);
+  });
+
+  it('reads the variables from --dotenv, and answers usage errors with exit code 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wecom-doctor-'));
+    try {
+      const file = join(dir, '.env');
+      writeFileSync(file, Object.entries(base()).map(([key, value]) => `${key}=${value}`).join('\n'));
+      const result = await doctor({}, ['doctor', '--json', '--dotenv', file]);
+      expect(result.code).toBe(0);
+      expect(parse(result).agent!.status).toBe('pass');
+      expect((await doctor({}, ['doctor', '--dotenv', join(dir, 'missing.env')])).code).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect((await doctor({}, [])).code).toBe(2);
+    expect((await doctor({}, ['doctr'])).code).toBe(2);
+    expect((await doctor({}, ['doctor', '--corp-id=ww1'])).code).toBe(2);
+    const help = await doctor({}, ['doctor', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: nestjs-wecom-token doctor');
   });
 
   it('fails config with what to set when the variables are missing', async () => {

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * The package's `bin`: `nestjs-wecom-token doctor [--json] [--env-file <path>]`. Settings come from the environment
+ * The package's `bin`: `nestjs-wecom-token doctor [--json] [--dotenv <path>]` (not `--env-file`: Node 20 reads that
+ * flag itself from anywhere in argv, script arguments included). Settings come from the environment
  * only: a command line is visible to every user of the machine (`ps`) and stays in shell history.
  *
  * Exit codes: 0 every check passed (skipped ones included), 1 a check failed, 2 a usage error.
  */
 import { runDoctor, type DoctorCheck } from './doctor.js';
 
-const USAGE = `Usage: nestjs-wecom-token doctor [--json] [--env-file <path>]
+const USAGE = `Usage: nestjs-wecom-token doctor [--json] [--dotenv <path>]
 
 Checks a WeCom app's settings from this machine: gettoken, the trusted-IP rule, the app (agent/get), both JS-SDK
 tickets, and with REDIS_URL the Redis round trip and RedisTokenLock. One line per check, with what to do.
@@ -21,7 +22,7 @@ Reads from the environment (never from the command line, which other users see i
 
 Options:
   --json             print a JSON array of { check, status: "pass" | "fail" | "skip", message, errcode?, ip? }
-  --env-file <path>  load the variables from a .env file first (the file's path is not a secret)
+  --dotenv <path>    load the variables from a .env file first (the file's path is not a secret)
   -h, --help         this text
 
 Exit code: 0 when every check passed (a skipped optional check is not a failure), 1 when one failed, 2 on a usage error.`;
@@ -44,16 +45,16 @@ function parse(args: string[]): Parsed | { exit: number; text: string } {
     const name = arg.split('=', 1)[0]!;
     if (name === '--json') {
       parsed.json = true;
-    } else if (name === '--env-file') {
+    } else if (name === '--dotenv') {
       const path = arg.includes('=') ? arg.slice(name.length + 1) : rest[++i];
-      if (!path) return { exit: 2, text: '--env-file needs a path' };
+      if (!path) return { exit: 2, text: '--dotenv needs a path' };
       parsed.envFile = path;
     } else if (name.startsWith('-') && SECRET_OPTION.test(name)) {
       return {
         exit: 2,
         text:
           `refused: ${safe(name)} would put a secret on the command line, where every user of this machine sees it (ps, /proc) ` +
-          `and shell history keeps it. Set WECOM_SECRET / REDIS_URL in the environment or in a file given with --env-file; ` +
+          `and shell history keeps it. Set WECOM_SECRET / REDIS_URL in the environment or in a file given with --dotenv; ` +
           `and since it was typed, consider the secret exposed: reset it (应用管理 → the app → Secret) if others share this machine.`,
       };
     } else {
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     try {
       process.loadEnvFile(parsed.envFile);
     } catch (error) {
-      return finish(2, `cannot read --env-file ${parsed.envFile}: ${(error as { code?: string }).code ?? 'unreadable'}`, process.stderr);
+      return finish(2, `cannot read --dotenv ${parsed.envFile}: ${(error as { code?: string }).code ?? 'unreadable'}`, process.stderr);
     }
   }
   const timeout = Number(process.env.WECOM_DOCTOR_TIMEOUT_MS);
