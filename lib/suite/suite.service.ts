@@ -114,7 +114,11 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
 
   /** A valid provider_access_token. @throws WeComConfigError without providerCorpId / providerSecret. */
   getProviderToken(): Promise<string> {
-    return this.providerCredential().get();
+    try {
+      return this.providerCredential().get();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
