@@ -21,3 +21,4 @@ export * from './suite/suite.module.js';
 export { SuiteService } from './suite/suite.service.js';
 export { getSuiteServiceToken, InjectSuiteService } from './suite/suite.tokens.js';
 export type { PermanentCodeStore, WeComSuiteModuleAsyncOptions, WeComSuiteModuleOptions, WeComSuiteOptionsFactory } from './suite/suite.interfaces.js';
+export type { CallbackQuery } from './crypto/callback-message.js';
