@@ -17,3 +17,8 @@ export { getWeComHttpServiceName } from './app/wecom-token.providers.js';
 export { maskToken } from './redaction.js';
 export { DEFAULT_APP_NAME, DEFAULT_BASE_URL, CACHE_KEY_PREFIX } from './wecom-token.constants.js';
 export * from './redis/redis-token-lock.js';
+export * from './suite/suite.module.js';
+export { SuiteService } from './suite/suite.service.js';
+export { getSuiteServiceToken, InjectSuiteService } from './suite/suite.tokens.js';
+export type { PermanentCodeStore, WeComSuiteModuleAsyncOptions, WeComSuiteModuleOptions, WeComSuiteOptionsFactory } from './suite/suite.interfaces.js';
+export type { CallbackQuery } from './crypto/callback-message.js';

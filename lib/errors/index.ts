@@ -2,3 +2,4 @@ export * from './wecom-api.error.js';
 export * from './wecom-transport.error.js';
 export * from './wecom-config.error.js';
 export * from './wecom-cooldown.error.js';
+export * from './wecom-suite-state.error.js';

@@ -24,8 +24,11 @@ export type {
   SimulatedRequest,
   SimulatedSignatureCheck,
   SimulatedSignatureInput,
+  SimulatedSuite,
   SimulatedTicketKind,
   SimulatedTicketLimits,
   WeComSimulatorEvents,
   WeComSimulatorOptions,
 } from './simulator/types.js';
+export { DEFAULT_PROVIDER, DEFAULT_SUITE, SUITE_PATHS } from './simulator/suites.js';
+export type { SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions } from './simulator/suites.js';

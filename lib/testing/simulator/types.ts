@@ -57,6 +57,12 @@ export interface WeComSimulatorOptions {
   repeatedTicket?: RepeatedTicketMode;
   /** WeCom's hourly ticket limits (doc 96909); each field defaults to WeCom's value. Tests set small ones. */
   ticketLimits?: Partial<SimulatedTicketLimits>;
+  /** Third-party suites (see suites.ts). Default: one suite, `DEFAULT_SUITE`. */
+  suites?: SimulatedSuite[];
+  /** The provider (服务商) for get_provider_token. Default `DEFAULT_PROVIDER`. */
+  provider?: { corpId?: string; secret?: string };
+  /** Lifetime of suite, provider and authorised-corp tokens, in seconds. Default 7200. */
+  suiteTokenLifetimeSeconds?: number;
 }
 
 /** See {@link WeComSimulatorOptions.repeatedGettoken}. */
@@ -240,4 +246,14 @@ export interface SimulatedApiOptions {
 export interface WeComSimulatorEvents {
   /** Emitted once per request, when its answer is decided (before any delay). */
   request: (request: SimulatedRequest) => void;
+}
+
+/** One suite of the simulated provider (third-party app). */
+export interface SimulatedSuite {
+  suiteId: string;
+  suiteSecret: string;
+  /** The 指令回调 Token. Default `'simSuiteCallbackToken'`. */
+  callbackToken?: string;
+  /** The 43-character EncodingAESKey of the 指令回调. Default: a fixed key. */
+  encodingAESKey?: string;
 }

@@ -9,6 +9,8 @@ import { FaultQueue, faultAnswer } from './faults.js';
 import { Replies, reply } from './replies.js';
 import type { Answer, Reply } from './replies.js';
 import { SimulatorServer } from './server.js';
+import { SuiteRegistry } from './suites.js';
+import type { SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions } from './suites.js';
 import { TICKET_PATHS, TicketRegistry } from './tickets.js';
 import type { LogRecord, Router } from './server.js';
 import { DEFAULT_CORP_ID, DEFAULT_LIFETIME_SECONDS, GETTOKEN_PATH, TokenRegistry } from './tokens.js';
@@ -25,6 +27,7 @@ import type {
   SimulatedRequest,
   SimulatedSignatureCheck,
   SimulatedSignatureInput,
+  SimulatedSuite,
   SimulatedTicketKind,
   SimulatedTicketLimits,
   WeComSimulatorEvents,
@@ -64,7 +67,9 @@ export class WeComSimulator {
   private readonly endpoints: Endpoints;
   private readonly tickets: TicketRegistry;
   private readonly server: SimulatorServer;
+  private readonly suites: SuiteRegistry;
   private gettokenDelayMs = 0;
+  private suiteTokenLifetimeSeconds: number;
 
   /** Creates a simulator; call {@link listen} (or use {@link WeComSimulator.start}) before sending requests. */
   constructor(options: WeComSimulatorOptions = {}) {
@@ -85,9 +90,13 @@ export class WeComSimulator {
       limits: options.ticketLimits ?? {},
     });
     for (const [path, endpoint] of this.tickets.endpoints()) this.endpoints.register(path, endpoint);
+    this.suiteTokenLifetimeSeconds = options.suiteTokenLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
+    this.suites = new SuiteRegistry(this.replies, () => this.suiteTokenLifetimeSeconds, options.suites, options.provider);
     const router: Router = {
       attribute: (path, query) =>
-        path === GETTOKEN_PATH ? this.apps.bySecret(query.corpsecret)?.name : this.tokens.ownerOf(query.access_token),
+        path === GETTOKEN_PATH
+          ? this.apps.bySecret(query.corpsecret)?.name
+          : (this.tokens.ownerOf(query.access_token) ?? this.suites.ownerOf(query)),
       route: (req, record, body) => this.route(req, record, body),
     };
     this.server = new SimulatorServer(
@@ -288,6 +297,79 @@ export class WeComSimulator {
     return this.tickets.verify(input);
   }
 
+  // ---- third-party apps (suites.ts) ----
+
+  /** A suite's settings (the first configured one by default), to configure WeComSuiteModule with. */
+  suite(suiteId?: string): Required<SimulatedSuite> {
+    return this.suites.suite(suiteId);
+  }
+
+  /** The provider's corpid and provider_secret. */
+  get provider(): { readonly corpId: string; readonly secret: string } {
+    return this.suites.provider;
+  }
+
+  /** A new suite_ticket (valid 30 min) that get_suite_token accepts, as if WeCom had pushed it. */
+  issueSuiteTicket(suiteId?: string): string {
+    return this.suites.issueTicket(suiteId);
+  }
+
+  /** A one-time auth_code (valid 10 min) of an authorising corp, created unless `corpId` is given. */
+  createAuthCode(suiteId?: string, corpId?: string): { authCode: string; corpId: string } {
+    return this.suites.createAuthCode(suiteId, corpId);
+  }
+
+  /** Authorises a corp without a callback: returns its permanent code (for tests that seed a PermanentCodeStore). */
+  authoriseCorp(suiteId?: string, corpId?: string): { permanentCode: string; corpId: string } {
+    return this.suites.authorise(suiteId, corpId);
+  }
+
+  /** The corp removes the suite: its permanent code gets 40084, its corp tokens 40014. */
+  cancelAuth(corpId: string, suiteId?: string): void {
+    this.suites.cancelAuth(corpId, suiteId);
+  }
+
+  /** The encrypted 指令回调 WeCom would POST (`cancel_auth` also cancels the corp here). */
+  suiteCallback(event: SimulatedSuiteEvent, options?: SuiteCallbackOptions): SimulatedSuiteCallback {
+    return this.suites.callback(event, options);
+  }
+
+  /** The URL check of the 指令回调 URL (receiveId: the suiteId by default) and the echo expected back. */
+  urlVerification(suiteId?: string, receiveId?: string): ReturnType<SuiteRegistry['urlVerification']> {
+    return this.suites.urlVerification(suiteId, receiveId);
+  }
+
+  /** Revokes every live suite_access_token (40082 on use). */
+  revokeSuiteTokens(): string[] {
+    return this.suites.revokeSuiteTokens();
+  }
+
+  /** Ends every suite_access_token's life now (42009 on use). */
+  expireSuiteTokens(): void {
+    this.suites.expireSuiteTokens();
+  }
+
+  /** Revokes the live corp tokens of one authorised corp, or of all (40014 on use). */
+  revokeCorpTokens(corpId?: string): string[] {
+    return this.suites.revokeCorpTokens(corpId);
+  }
+
+  /** Holds every `/cgi-bin/service/*` answer back for `ms`; {@link peakServiceConcurrency} then shows the overlap. */
+  setServiceDelay(ms: number): this {
+    this.suites.setDelay(ms);
+    return this;
+  }
+
+  /** The most `/cgi-bin/service/*` requests in progress at once so far. */
+  peakServiceConcurrency(): number {
+    return this.suites.peakConcurrency();
+  }
+
+  /** Every suite ticket, token, auth code and permanent code issued (for leak scans). */
+  issuedSuiteValues(): ReturnType<SuiteRegistry['issued']> {
+    return this.suites.issued();
+  }
+
   // ---- counters and logs ----
 
   /**
@@ -372,7 +454,8 @@ export class WeComSimulator {
     const { path, query } = record;
     if (path === GETTOKEN_PATH) return this.tokens.gettoken(query);
     if (!path.startsWith('/cgi-bin/')) return reply(404, 'text/plain; charset=UTF-8', '404 Not Found');
-    const app = this.tokens.check(query);
+    if (this.suites.handles(path)) return this.suites.handle(record.method, path, query, body);
+    const app = this.suites.checkCorpToken(query) ?? this.tokens.check(query);
     if (!('name' in app)) return app;
     return this.endpoints.dispatch({ method: record.method, path, query, headers: req.headers, body, app });
   }

@@ -1,0 +1,223 @@
+/**
+ * The suite's credentials on the engine: the suite_access_token (with the latest suite_ticket from the shared
+ * cache), the provider_access_token, and one lazily built credential per authorised corp (get_corp_token with the
+ * stored permanent code), each with its own single flight, all corps' requests bounded by one {@link FetchLimit}.
+ */
+import type { Cache } from 'cache-manager';
+import { inspect } from 'node:util';
+import { settingsOf } from '../app/access-token.service.js';
+import { credentialHttp, entryFromBody, requestCredential } from '../app/token-fetcher.js';
+import type { CredentialRequest } from '../app/token-fetcher.js';
+import { bounded } from '../bounded.js';
+import { Credential } from '../engine/credential.js';
+import type { CredentialSpec } from '../engine/credential-spec.js';
+import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
+import { WeComApiError } from '../errors/wecom-api.error.js';
+import { WeComSuiteStateError } from '../errors/wecom-suite-state.error.js';
+import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import type { AppRef } from '../wecom-token.messages.js';
+import { FetchLimit } from './fetch-limit.js';
+import type { SuiteConfig } from './suite.config.js';
+import { cancelledCorpMessage, noPermanentCodeMessage, noSuiteTicketMessage } from './suite.messages.js';
+
+/** The suite endpoints (WeCom notes §5). */
+export const SUITE_TOKEN_PATH = '/cgi-bin/service/get_suite_token';
+export const PROVIDER_TOKEN_PATH = '/cgi-bin/service/get_provider_token';
+export const PERMANENT_CODE_PATH = '/cgi-bin/service/get_permanent_code';
+export const CORP_TOKEN_PATH = '/cgi-bin/service/get_corp_token';
+
+/** errcodes that mean "this suite_access_token was rejected". */
+export const SUITE_TOKEN_REJECTED_ERRCODES: ReadonlySet<number> = new Set([40082, 42009]);
+
+/** Credential requests of one suite in flight at once, across all its corps. */
+export const CORP_FETCH_CONCURRENCY = 16;
+
+/** How long a cancellation is remembered in the shared cache (a corp that authorises again clears it). */
+const CANCELLED_TTL_MS = 30 * 24 * 3600 * 1000;
+
+/** A suite_ticket as kept in the shared cache. */
+export interface StoredSuiteTicket {
+  readonly ticket: string;
+  /** WeCom's TimeStamp (seconds): the latest wins. */
+  readonly timeStamp: number;
+}
+
+/** The credentials of one suite. */
+export class SuiteCredentials {
+  readonly suite: Credential;
+  readonly provider?: Credential;
+  readonly limit = new FetchLimit(CORP_FETCH_CONCURRENCY);
+  readonly lock: TokenLock;
+  readonly suiteRef: AppRef;
+  private readonly corps = new Map<string, Credential>();
+  private readonly cancelled = new Set<string>();
+  private readonly http;
+
+  constructor(
+    private readonly config: SuiteConfig,
+    readonly cache: Cache,
+  ) {
+    this.http = credentialHttp(config.engine.baseUrl);
+    this.lock = config.engine.lock ?? new InProcessTokenLock();
+    this.suiteRef = { corpId: config.suiteId, app: config.name };
+    this.suite = this.credential(this.suiteRef, 'suite_access_token', config.keys.suiteToken, async (signal) => {
+      const stored = await this.readTicket();
+      if (!stored) throw new WeComSuiteStateError(this.suiteRef, SUITE_TOKEN_PATH, 'no-suite-ticket', noSuiteTicketMessage(config.suiteId));
+      const data = { suite_id: config.suiteId, suite_secret: config.suiteSecret.reveal(), suite_ticket: stored.ticket };
+      return this.request(this.suiteRef, { method: 'POST', path: SUITE_TOKEN_PATH, data }, 'suite_access_token', signal);
+    });
+    const provider = config.provider;
+    if (provider && config.keys.providerToken) {
+      const ref = { corpId: provider.corpId, app: config.name };
+      this.provider = this.credential(ref, 'provider_access_token', config.keys.providerToken, (signal) => {
+        const data = { corpid: provider.corpId, provider_secret: provider.secret.reveal() };
+        return this.request(ref, { method: 'POST', path: PROVIDER_TOKEN_PATH, data }, 'provider_access_token', signal);
+      });
+    }
+  }
+
+  /** How many corps have a credential in this process. */
+  get corpCount(): number {
+    return this.corps.size;
+  }
+
+  /** Whether this process knows that `authCorpId` cancelled its authorisation. */
+  isCancelledLocally(authCorpId: string): boolean {
+    return this.cancelled.has(authCorpId);
+  }
+
+  /** The credential of an authorised corp, built on first use. */
+  corp(authCorpId: string): Credential {
+    if (this.cancelled.has(authCorpId)) throw this.cancelledError(authCorpId);
+    let credential = this.corps.get(authCorpId);
+    if (!credential) {
+      credential = this.buildCorp(authCorpId);
+      this.corps.set(authCorpId, credential);
+    }
+    return credential;
+  }
+
+  /** The latest suite_ticket in the shared cache, if any. */
+  async readTicket(): Promise<StoredSuiteTicket | undefined> {
+    const value = await bounded(this.cache.get<StoredSuiteTicket>(this.config.keys.suiteTicket), this.config.engine.cacheTimeoutMs, 'cache get');
+    return value && typeof value.ticket === 'string' && value.ticket !== '' ? value : undefined;
+  }
+
+  /** Keeps a suite_ticket unless the cache holds a later one (by WeCom's TimeStamp); valid 30 minutes. */
+  async storeTicket(ticket: StoredSuiteTicket): Promise<void> {
+    const current = await this.readTicket();
+    if (current && current.timeStamp > ticket.timeStamp) return;
+    await bounded(this.cache.set(this.config.keys.suiteTicket, { ticket: ticket.ticket, timeStamp: ticket.timeStamp }, 30 * 60_000), this.config.engine.cacheTimeoutMs, 'cache set');
+  }
+
+  /**
+   * Calls `call` with a suite_access_token; when WeCom rejects that token (40082 / 42009), forgets it, fetches a new
+   * one and replays once.
+   */
+  async withSuiteToken<T>(call: (suiteToken: string) => Promise<T>): Promise<T> {
+    const token = await this.suite.get();
+    try {
+      return await call(token);
+    } catch (error) {
+      if (!(error instanceof WeComApiError && SUITE_TOKEN_REJECTED_ERRCODES.has(error.errcode))) throw error;
+      await this.suite.invalidate(token);
+      return call(await this.suite.get());
+    }
+  }
+
+  /** A corp authorised (again): forget an earlier cancellation here and in the fleet; drop a stale credential. */
+  async authorised(authCorpId: string): Promise<void> {
+    this.cancelled.delete(authCorpId);
+    await bounded(this.cache.del(this.config.keys.corpCancelled(authCorpId)), this.config.engine.cacheTimeoutMs, 'cache del').catch(() => undefined);
+    const old = this.corps.get(authCorpId);
+    if (old) {
+      this.corps.delete(authCorpId);
+      await old.invalidate().catch(() => undefined);
+      old.close();
+    }
+  }
+
+  /**
+   * A corp cancelled: never serve its token again here, mark it cancelled in the shared cache, and delete its shared
+   * entry, announcing the deleted token to the fleet (where the lock has a feed) so no instance keeps serving it.
+   */
+  async cancel(authCorpId: string): Promise<void> {
+    this.cancelled.add(authCorpId);
+    const timeout = this.config.engine.cacheTimeoutMs;
+    await bounded(this.cache.set(this.config.keys.corpCancelled(authCorpId), 1, CANCELLED_TTL_MS), timeout, 'cache set').catch(() => undefined);
+    const credential = this.corps.get(authCorpId) ?? this.buildCorp(authCorpId);
+    this.corps.delete(authCorpId);
+    try {
+      const shared = await bounded(this.cache.get<{ token?: unknown }>(this.config.keys.corpToken(authCorpId)), timeout, 'cache get').catch(() => undefined);
+      const held = credential.peek()?.token ?? (typeof shared?.token === 'string' ? shared.token : undefined);
+      if (held) await credential.invalidate(held, { grant: false });
+      await credential.invalidate();
+    } finally {
+      credential.close();
+    }
+  }
+
+  /** Aborts every fetch and timer. */
+  close(): void {
+    this.suite.close();
+    this.provider?.close();
+    for (const credential of this.corps.values()) credential.close();
+    this.corps.clear();
+  }
+
+  /** @internal */
+  [inspect.custom](): string {
+    return `SuiteCredentials { suiteId: '${this.config.suiteId}', corps: ${this.corps.size} }`;
+  }
+
+  private buildCorp(authCorpId: string): Credential {
+    const ref = { corpId: authCorpId, app: this.config.name };
+    return this.credential(ref, 'corp_access_token', this.config.keys.corpToken(authCorpId), async (signal) => {
+      if (await this.cancelledInFleet(authCorpId)) throw this.cancelledError(authCorpId);
+      const permanentCode = await this.config.permanentCodes.get(authCorpId);
+      if (typeof permanentCode !== 'string' || permanentCode === '') {
+        throw new WeComSuiteStateError(ref, CORP_TOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
+      }
+      return this.limit.run(signal, () =>
+        this.withSuiteToken((suiteToken) =>
+          this.request(ref, { method: 'POST', path: CORP_TOKEN_PATH, params: { suite_access_token: suiteToken }, data: { auth_corpid: authCorpId, permanent_code: permanentCode } }, 'access_token', signal),
+        ),
+      );
+    });
+  }
+
+  private async cancelledInFleet(authCorpId: string): Promise<boolean> {
+    if (this.cancelled.has(authCorpId)) return true;
+    const mark = await bounded(this.cache.get(this.config.keys.corpCancelled(authCorpId)), this.config.engine.cacheTimeoutMs, 'cache get').catch(() => undefined);
+    if (mark === undefined || mark === null) return false;
+    this.cancelled.add(authCorpId);
+    return true;
+  }
+
+  private cancelledError(authCorpId: string): WeComSuiteStateError {
+    return new WeComSuiteStateError({ corpId: authCorpId, app: this.config.name }, CORP_TOKEN_PATH, 'cancelled', cancelledCorpMessage(authCorpId));
+  }
+
+  private async request(ref: AppRef, req: CredentialRequest, field: string, signal: AbortSignal): Promise<TokenEntry> {
+    const fetchedAt = Date.now();
+    const body = await requestCredential(this.http, ref, req, signal, this.config.engine.timeoutMs);
+    return entryFromBody(ref, req, body, field, fetchedAt);
+  }
+
+  private credential(ref: AppRef, kind: CredentialSpec['kind'], cacheKey: string, fetchOnce: CredentialSpec['fetchOnce']): Credential {
+    return new Credential(
+      {
+        ...settingsOf(this.config.engine, ref),
+        kind,
+        cacheKey,
+        valueField: 'token',
+        cache: this.cache,
+        lock: this.lock,
+        timerName: `WeComSuiteRefresh(${this.config.name}:${kind}:${ref.corpId})`,
+        fetchOnce,
+      },
+      'SuiteService',
+    );
+  }
+}

@@ -1,0 +1,69 @@
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { createCache, type Cache } from 'cache-manager';
+import { WeComConfigError } from '../errors/wecom-config.error.js';
+import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
+import { resolveSuiteConfig } from './suite.config.js';
+import type { WeComSuiteModuleAsyncOptions, WeComSuiteModuleOptions, WeComSuiteOptionsFactory } from './suite.interfaces.js';
+import { SuiteService } from './suite.service.js';
+import { getSuiteOptionsToken, getSuiteServiceToken } from './suite.tokens.js';
+
+/** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value. */
+const CACHE_MANAGER = 'CACHE_MANAGER';
+
+function suiteName(name: unknown): string {
+  if (name === undefined) return DEFAULT_APP_NAME;
+  if (typeof name !== 'string' || name.trim() === '') throw new WeComConfigError(`WeComSuiteModule: option 'name' must be a non-empty string`);
+  return name;
+}
+
+/**
+ * Third-party apps (服务商) for NestJS: one suite per registration, its callback, suite / provider / authorised-corp
+ * tokens and clients. Give each further suite a `name` and inject it with `@InjectSuiteService(name)`.
+ */
+@Module({})
+export class WeComSuiteModule {
+  /** Register one suite with static options. */
+  static forRoot(options: WeComSuiteModuleOptions): DynamicModule {
+    const name = suiteName(options?.name);
+    return WeComSuiteModule.assemble(name, options?.isGlobal, [], { provide: getSuiteOptionsToken(name), useValue: options });
+  }
+
+  /** Register one suite with options made by a factory, a class or an existing provider. */
+  static forRootAsync(options: WeComSuiteModuleAsyncOptions): DynamicModule {
+    const name = suiteName(options?.name);
+    const token = getSuiteOptionsToken(name);
+    const extra: Provider[] = [];
+    let optionsProvider: Provider;
+    if (options.useFactory) {
+      optionsProvider = { provide: token, useFactory: options.useFactory as (...args: unknown[]) => unknown, inject: options.inject ?? [] };
+    } else if (options.useClass || options.useExisting) {
+      const factoryClass = (options.useClass ?? options.useExisting)!;
+      if (options.useClass) extra.push({ provide: options.useClass, useClass: options.useClass });
+      optionsProvider = { provide: token, useFactory: (factory: WeComSuiteOptionsFactory) => factory.createWeComSuiteOptions(), inject: [factoryClass] };
+    } else {
+      throw new WeComConfigError(`WeComSuiteModule: forRootAsync of suite '${name}' needs useFactory, useClass or useExisting`);
+    }
+    return WeComSuiteModule.assemble(name, options.isGlobal, options.imports ?? [], optionsProvider, ...extra);
+  }
+
+  private static assemble(name: string, isGlobal: boolean | undefined, imports: DynamicModule['imports'], ...optionProviders: Provider[]): DynamicModule {
+    const serviceToken = `WeComSuiteService(${name})`;
+    const providers: Provider[] = [
+      ...optionProviders,
+      {
+        provide: serviceToken,
+        useFactory: (raw: WeComSuiteModuleOptions, appCache?: Cache) => {
+          const config = resolveSuiteConfig(raw, name);
+          return new SuiteService(config, config.engine.cache ?? appCache ?? createCache());
+        },
+        inject: [getSuiteOptionsToken(name), { token: CACHE_MANAGER, optional: true }],
+      },
+    ];
+    const exports: Array<string | typeof SuiteService> = [serviceToken];
+    if (getSuiteServiceToken(name) === SuiteService) {
+      providers.push({ provide: SuiteService, useExisting: serviceToken });
+      exports.push(SuiteService);
+    }
+    return { module: WeComSuiteModule, global: isGlobal === true, imports: imports ?? [], providers, exports };
+  }
+}
