@@ -1,10 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ts from 'typescript';
 import { WeComSimulator } from '../wecom-simulator.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -194,19 +191,12 @@ describe('WeComSimulator hostile faults', () => {
 
     it('leaves nothing that keeps a process alive', async () => {
       // A separate Node process: it exits on its own only if close() left no socket, server or timer behind.
-      const dir = mkdtempSync(join(tmpdir(), 'wecom-sim-'));
-      try {
-        const sources = join(__dirname);
-        for (const file of readdirSync(sources).filter((name) => name.endsWith('.ts') && !name.endsWith('.spec.ts'))) {
-          const output = ts.transpileModule(readFileSync(join(sources, file), 'utf8'), {
-            compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
-          });
-          writeFileSync(join(dir, file.replace(/\.ts$/, '.js')), output.outputText);
-        }
-        writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
+      // The built simulator (npm test builds dist/ first), as a user's test process loads it.
+      const dir = join(__dirname, '../../../dist/testing');
+      {
         const script = `
           const http = require('node:http');
-          const { WeComSimulator } = require('./wecom-simulator.js');
+          const { WeComSimulator } = require('./index.js');
           (async () => {
             const sim = await WeComSimulator.start();
             const url = sim.baseUrl + '/cgi-bin/gettoken?corpid=' + sim.corpId + '&corpsecret=' + sim.secretOf();
@@ -237,8 +227,6 @@ describe('WeComSimulator hostile faults', () => {
           });
         });
         expect({ exited, output: output.trim() }).toEqual({ exited: 0, output: 'closed' });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
       }
     });
   });
