@@ -72,6 +72,7 @@ describe('HTTP limits against hostile servers', () => {
       let n = 0;
       const invalidated: string[] = [];
       const binding: CredentialBinding = {
+        kind: 'suite_access_token',
         ref: { corpId: 'wwsuite', app: 'suite' },
         baseUrl: server.url,
         param: 'suite_access_token',
@@ -160,6 +161,7 @@ describe('HTTP limits against hostile servers', () => {
     it('a slow wait for the token does not eat into the exchange’s own deadline', async () => {
       const server = await other((_req, res) => json(res, { errcode: 0, errmsg: 'ok' }));
       const binding: CredentialBinding = {
+        kind: 'access_token',
         ref: { corpId: 'wwslow', app: 'slow' },
         baseUrl: server.url,
         param: 'access_token',

@@ -65,6 +65,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     );
     const credential = this.credential;
     this.binding = {
+      kind: 'access_token',
       ref: this.ref,
       baseUrl: config.baseUrl,
       param: 'access_token',

@@ -8,6 +8,7 @@ import { Logger, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { inspect } from 'node:util';
 import { hasHtmlEscapes, jsapiSignature, nonce, signableUrl, timestampSeconds } from '../crypto/jsapi-signature.js';
 import { Credential } from '../engine/credential.js';
+import { publishRejected } from '../observability/diagnostics.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
 import { WeComConfigError } from '../errors/wecom-config.error.js';
 import type { TokenEntry } from '../interfaces/token-entry.interface.js';
@@ -160,6 +161,7 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
       return await send(token);
     } catch (error) {
       if (!(error instanceof WeComApiError) || !TOKEN_REJECTED_ERRCODES.has(error.errcode)) throw error;
+      publishRejected({ kind: 'access_token', corpId: this.config.corpId, app: this.config.app, errcode: error.errcode });
       await this.tokens.invalidate(token);
       return send(await this.tokens.getToken());
     }

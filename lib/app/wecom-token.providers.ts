@@ -17,6 +17,8 @@ import { resolveConfig, WeComTokenConfig } from './wecom-token.config.js';
 import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
 import { duplicateAppMessage, onDemandRefreshMessage } from '../wecom-token.messages.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
+import { createWeComEventsBridgeProvider } from '../observability/events.js';
+import { WeComMetricsRecorder } from '../observability/metrics.js';
 import { getAccessTokenInterceptorName, getAccessTokenServiceName, getJsapiTicketServiceName, getWeComClientName, getWeComConfigToken, getWeComOptionsToken } from './wecom-token.tokens.js';
 
 /** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value, so that reading it needs no import of that package. */
@@ -100,6 +102,8 @@ export function createAppProviders(name: string): Provider[] {
       inject: [getWeComHttpServiceName(name), serviceToken],
     },
   ];
+  // Metrics and application events listen to the diagnostics channels; both start with the application.
+  providers.push(WeComMetricsRecorder, createWeComEventsBridgeProvider());
   if (isDefault) {
     providers.push(
       { provide: AccessTokenService, useExisting: serviceToken },

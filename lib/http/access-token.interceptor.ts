@@ -11,6 +11,7 @@ import { inspect } from 'node:util';
 import { bindingOf, CredentialBinding, CredentialSource } from './credential-binding.js';
 import { CredentialParam, CredentialScope } from './credential-url.js';
 import { Deadline, DEADLINE, deadlineOf, transportErrorOf } from './deadline.js';
+import { publishRejected } from '../observability/diagnostics.js';
 import { WeComApiError } from '../errors/wecom-api.error.js';
 import { WeComTransportError } from '../errors/wecom-transport.error.js';
 import { pathOf } from '../redaction.js';
@@ -136,6 +137,7 @@ export class AccessTokenInterceptor {
       throw new WeComApiError(this.ref, path, errcode, typeof body?.errmsg === 'string' ? body.errmsg : '');
     }
     const sent = this.param.read(config.url ?? '');
+    publishRejected({ kind: this.tokens.kind, corpId: this.ref.corpId, app: this.ref.app, errcode });
     if (typeof sent === 'string') await this.tokens.invalidate(sent);
     // A new deadline for the replay (the caller's own signal still applies); the interceptor attaches a new credential.
     const replay: TokenRequestConfig = { ...config, [REPLAYED]: true, [DEADLINE]: undefined, [CARRIER]: undefined, signal: deadline?.callerSignal };

@@ -3,10 +3,13 @@
  * may be sent and under which query parameter. An app's access token, an authorised corp's token, the suite's and
  * the provider's tokens all bind the same way, so one client and one interceptor serve them all.
  */
+import type { CredentialKind } from '../observability/diagnostics.js';
 import type { AppRef } from '../wecom-token.messages.js';
 
 /** One credential as the HTTP layer sees it. */
 export interface CredentialBinding {
+  /** What the credential is, for the rejection channel and metrics. */
+  readonly kind: CredentialKind;
   /** The corp and the registered name, for errors. */
   readonly ref: AppRef;
   /** The only origin and base path the credential is ever sent to. */

@@ -4,6 +4,7 @@
  * stored permanent code), each with its own single flight, all corps' requests bounded by one {@link FetchLimit}.
  */
 import type { Cache } from 'cache-manager';
+import { publishRejected } from '../observability/diagnostics.js';
 import { inspect } from 'node:util';
 import { settingsOf } from '../app/access-token.service.js';
 import { credentialHttp, entryFromBody, requestCredential } from '../app/token-fetcher.js';
@@ -121,6 +122,7 @@ export class SuiteCredentials {
       return await call(token);
     } catch (error) {
       if (!(error instanceof WeComApiError && SUITE_TOKEN_REJECTED_ERRCODES.has(error.errcode))) throw error;
+      publishRejected({ kind: 'suite_access_token', corpId: this.suiteRef.corpId, app: this.suiteRef.app, errcode: error.errcode });
       await this.suite.invalidate(token);
       return call(await this.suite.get());
     }

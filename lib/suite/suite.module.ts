@@ -4,6 +4,8 @@ import { WeComConfigError } from '../errors/wecom-config.error.js';
 import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
 import { resolveSuiteConfig } from './suite.config.js';
 import type { WeComSuiteModuleAsyncOptions, WeComSuiteModuleOptions, WeComSuiteOptionsFactory } from './suite.interfaces.js';
+import { createWeComEventsBridgeProvider } from '../observability/events.js';
+import { WeComMetricsRecorder } from '../observability/metrics.js';
 import { SuiteService } from './suite.service.js';
 import { getSuiteOptionsToken, getSuiteServiceToken } from './suite.tokens.js';
 
@@ -58,6 +60,9 @@ export class WeComSuiteModule {
         },
         inject: [getSuiteOptionsToken(name), { token: CACHE_MANAGER, optional: true }],
       },
+      // Metrics and application events listen to the diagnostics channels, as for an app.
+      WeComMetricsRecorder,
+      createWeComEventsBridgeProvider(),
     ];
     const exports: Array<string | typeof SuiteService> = [serviceToken];
     if (getSuiteServiceToken(name) === SuiteService) {

@@ -51,6 +51,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
     this.urlCrypto = new WeComCrypto({ ...crypto, receiveId: config.provider ? [config.suiteId, config.provider.corpId] : config.suiteId });
     const suite = this.credentials.suite;
     this.suiteClient = this.client({
+      kind: 'suite_access_token',
       ref: this.credentials.suiteRef,
       baseUrl: config.engine.baseUrl,
       param: 'suite_access_token',
@@ -138,6 +139,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
     let client = this.clients.get(authCorpId);
     if (client) return client;
     client = this.client({
+      kind: 'corp_access_token',
       ref: { corpId: authCorpId, app: this.config.name },
       baseUrl: this.config.engine.baseUrl,
       param: 'access_token',
@@ -157,6 +159,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
   get providerClient(): WeComClient {
     const credential = this.providerCredential();
     this.providerClientValue ??= this.client({
+      kind: 'provider_access_token',
       ref: { corpId: this.config.provider!.corpId, app: this.config.name },
       baseUrl: this.config.engine.baseUrl,
       param: 'provider_access_token',
