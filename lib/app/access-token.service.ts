@@ -13,8 +13,8 @@ import type { TokenLock } from '../interfaces/token-lock.interface.js';
 import { maskToken } from '../redaction.js';
 import { GETTOKEN_PATH, TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants.js';
 import type { AppRef } from '../wecom-token.messages.js';
-import { classifyFailure, credentialHttp, entryFromBody, errcodeOf, requestCredential } from './token-fetcher.js';
-import type { WeComTokenConfig } from './wecom-token.config.js';
+import { credentialHttp, entryFromBody, requestCredential } from '../credential-request.js';
+import { settingsOf, type WeComTokenConfig } from '../wecom-token.config.js';
 
 export { refreshPoint } from '../engine/credential.js';
 
@@ -162,20 +162,4 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     const held = this.peek();
     return { app: this.config.app, corpId: this.config.corpId, token: held ? maskToken(held.token) : null, expiresAt: held?.expiresAt ?? null };
   }
-}
-
-/** The engine's settings shared by every credential of one app. */
-export function settingsOf(config: WeComTokenConfig, ref: AppRef) {
-  return {
-    ref,
-    refreshAheadMs: config.refreshAheadMs,
-    timeoutMs: config.timeoutMs,
-    cacheTimeoutMs: config.cacheTimeoutMs,
-    errorCooldownMs: config.errorCooldownMs,
-    rateLimitCooldownMs: config.rateLimitCooldownMs,
-    failureCooldownMs: config.failureCooldownMs,
-    retry: config.retry,
-    classify: classifyFailure,
-    errcodeOf,
-  };
 }

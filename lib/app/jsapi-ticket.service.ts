@@ -15,9 +15,9 @@ import type { TokenEntry } from '../interfaces/token-entry.interface.js';
 import { maskToken } from '../redaction.js';
 import { AGENT_TICKET_PATH, JSAPI_TICKET_PATH, TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants.js';
 import { htmlEscapedUrlMessage, noAgentIdMessage } from '../wecom-token.messages.js';
-import { AccessTokenService, settingsOf } from './access-token.service.js';
-import { credentialHttp, CredentialRequest, entryFromBody, requestCredential } from './token-fetcher.js';
-import type { WeComTokenConfig } from './wecom-token.config.js';
+import { AccessTokenService } from './access-token.service.js';
+import { credentialHttp, CredentialRequest, entryFromBody, requestCredential } from '../credential-request.js';
+import { settingsOf, type WeComTokenConfig } from '../wecom-token.config.js';
 
 /** Which ticket: the corp's (jsapi_ticket) or the app's (agent_config). */
 export type JsapiTicketKind = 'corp' | 'agent';

@@ -13,7 +13,7 @@ import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
 import { WeComClient } from '../http/wecom.client.js';
 import type { WeComTokenModuleOptions } from '../interfaces/wecom-token-options.interface.js';
 import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
-import { resolveConfig, WeComTokenConfig } from './wecom-token.config.js';
+import { resolveConfig, WeComTokenConfig } from '../wecom-token.config.js';
 import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
 import { duplicateAppMessage, onDemandRefreshMessage } from '../wecom-token.messages.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';

@@ -6,9 +6,9 @@
 import type { Cache } from 'cache-manager';
 import { publishRejected } from '../observability/diagnostics.js';
 import { inspect } from 'node:util';
-import { settingsOf } from '../app/access-token.service.js';
-import { credentialHttp, entryFromBody, requestCredential } from '../app/token-fetcher.js';
-import type { CredentialRequest } from '../app/token-fetcher.js';
+import { settingsOf } from '../wecom-token.config.js';
+import { credentialHttp, entryFromBody, requestCredential } from '../credential-request.js';
+import type { CredentialRequest } from '../credential-request.js';
 import { bounded } from '../bounded.js';
 import { Credential } from '../engine/credential.js';
 import type { CredentialSpec } from '../engine/credential-spec.js';

@@ -2,8 +2,8 @@
  * Validation and defaults of one suite's options, run when the module starts. The engine settings (baseUrl,
  * timeouts, cache, lock) follow the app's rules exactly: they are validated by the same function.
  */
-import { resolveConfig, trimmed } from '../app/wecom-token.config.js';
-import type { WeComTokenConfig } from '../app/wecom-token.config.js';
+import { resolveConfig, trimmed } from '../wecom-token.config.js';
+import type { WeComTokenConfig } from '../wecom-token.config.js';
 import { WeComConfigError } from '../errors/wecom-config.error.js';
 import { Secret } from '../redaction.js';
 import { CACHE_KEY_PREFIX } from '../wecom-token.constants.js';

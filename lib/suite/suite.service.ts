@@ -10,7 +10,7 @@ import { openEncryptedEnvelope, parseSuiteCallback } from '../crypto/callback-me
 import type { CallbackQuery } from '../crypto/callback-message.js';
 import { WeComCallbackError } from '../crypto/wecom-callback.error.js';
 import { WeComCrypto } from '../crypto/wecom-crypto.js';
-import { credentialHttp, requestCredential } from '../app/token-fetcher.js';
+import { credentialHttp, requestCredential } from '../credential-request.js';
 import { WeComConfigError } from '../errors/wecom-config.error.js';
 import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
 import type { CredentialBinding } from '../http/credential-binding.js';

@@ -3,12 +3,13 @@
  */
 import { Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import { WeComConfigError } from '../errors/wecom-config.error.js';
-import type { TokenLock } from '../interfaces/token-lock.interface.js';
-import type { WeComTokenModuleOptions } from '../interfaces/wecom-token-options.interface.js';
-import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_FAILURE_COOLDOWN_MS, MAX_TIMER_MS, MAX_LIFETIME_SECONDS, FETCH_BUDGET, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from '../wecom-token.constants.js';
-import { AppRef, invalidOptionMessage, trimmedOptionMessage } from '../wecom-token.messages.js';
-import { Secret } from '../redaction.js';
+import { WeComConfigError } from './errors/wecom-config.error.js';
+import type { TokenLock } from './interfaces/token-lock.interface.js';
+import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.interface.js';
+import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_FAILURE_COOLDOWN_MS, MAX_TIMER_MS, MAX_LIFETIME_SECONDS, FETCH_BUDGET, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './wecom-token.constants.js';
+import { AppRef, invalidOptionMessage, trimmedOptionMessage } from './wecom-token.messages.js';
+import { Secret } from './redaction.js';
+import { classifyFailure, errcodeOf } from './credential-request.js';
 
 /** The validated configuration of one app, defaults applied. The secret is wrapped so it cannot be printed. */
 export interface WeComTokenConfig extends AppRef {
@@ -115,5 +116,21 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
     ...(cache ? { cache } : {}),
     ...(lock ? { lock } : {}),
     cacheKey: `${CACHE_KEY_PREFIX}:${corpId}:${secret.fingerprint()}:access_token`,
+  };
+}
+
+/** The engine's settings shared by every credential of one app. */
+export function settingsOf(config: WeComTokenConfig, ref: AppRef) {
+  return {
+    ref,
+    refreshAheadMs: config.refreshAheadMs,
+    timeoutMs: config.timeoutMs,
+    cacheTimeoutMs: config.cacheTimeoutMs,
+    errorCooldownMs: config.errorCooldownMs,
+    rateLimitCooldownMs: config.rateLimitCooldownMs,
+    failureCooldownMs: config.failureCooldownMs,
+    retry: config.retry,
+    classify: classifyFailure,
+    errcodeOf,
   };
 }

@@ -3,13 +3,13 @@
  * access token (gettoken) and the JS-SDK tickets; the suite's credentials use it too.
  */
 import axios, { AxiosInstance } from 'axios';
-import type { FailureClass } from '../engine/credential-spec.js';
-import { WeComApiError } from '../errors/wecom-api.error.js';
-import { WeComTransportError } from '../errors/wecom-transport.error.js';
-import type { TokenEntry } from '../interfaces/token-entry.interface.js';
-import { assertOk, decodeResponse, toTransportError, WeComBody } from '../wecom-body.js';
-import { MAX_LIFETIME_SECONDS, RATE_LIMITED_ERRCODE, TRANSIENT_ERRCODES } from '../wecom-token.constants.js';
-import { AppRef, CREDENTIAL_ERRCODES } from '../wecom-token.messages.js';
+import type { FailureClass } from './engine/credential-spec.js';
+import { WeComApiError } from './errors/wecom-api.error.js';
+import { WeComTransportError } from './errors/wecom-transport.error.js';
+import type { TokenEntry } from './interfaces/token-entry.interface.js';
+import { assertOk, decodeResponse, toTransportError, WeComBody } from './wecom-body.js';
+import { MAX_LIFETIME_SECONDS, RATE_LIMITED_ERRCODE, TRANSIENT_ERRCODES } from './wecom-token.constants.js';
+import { AppRef, CREDENTIAL_ERRCODES } from './wecom-token.messages.js';
 
 /** Whether a failure of a credential request is worth another attempt. */
 export function isTransient(error: unknown): boolean {

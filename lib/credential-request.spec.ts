@@ -1,7 +1,7 @@
-import { WeComApiError } from '../errors/wecom-api.error.js';
-import { WeComTransportError } from '../errors/wecom-transport.error.js';
-import { backoffMs } from '../bounded.js';
-import { isTransient } from './token-fetcher.js';
+import { WeComApiError } from './errors/wecom-api.error.js';
+import { WeComTransportError } from './errors/wecom-transport.error.js';
+import { backoffMs } from './bounded.js';
+import { isTransient } from './credential-request.js';
 
 const ref = { corpId: 'ww', app: 'a' };
 
