@@ -12,7 +12,7 @@ import { AccessTokenService, TokenLock, WeComConfigError, WeComTokenModule, WeCo
 import { WeComSimulator } from '../lib/testing';
 import { bootContext } from './support/app';
 import { CapturingLogger, expectNoneOf } from './support/capture';
-import { HostileServer, json, startHostile, trickle } from './support/hostile-server';
+import { countOf, json, startServer, TestServer, trickle } from './support/hostile';
 
 const CORP = 'wwlimits0000000001';
 const SECRET = 'limits-secret-0123456789abcdef';
@@ -37,7 +37,7 @@ async function hammer(tokens: AccessTokenService, ms: number): Promise<{ ok: num
 describe('limits', () => {
   let app: INestApplicationContext | undefined;
   let logger: CapturingLogger;
-  let server: HostileServer | undefined;
+  let server: TestServer | undefined;
 
   afterEach(async () => {
     await app?.close();
@@ -68,17 +68,17 @@ describe('limits', () => {
       ['errcode -1 (busy) forever', (res) => json(res, { errcode: -1, errmsg: 'system busy' })],
     ];
     it.each(answers)('%s: 20 callers in a loop for 1.5 s with background refresh on', async (_label, answer) => {
-      server = await startHostile((_req, res) => answer(res));
+      server = await startServer((_req, res) => answer(res));
       const tokens = await boot({ baseUrl: server.url, retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 10 } }, [ScheduleModule.forRoot()]);
       const { ok, failed } = await hammer(tokens, 1_500);
       expect(ok).toBe(0);
       expect(failed).toBeGreaterThan(20);
-      expect(server.count(GETTOKEN)).toBeGreaterThan(0);
-      expect(server.count(GETTOKEN)).toBeLessThanOrEqual(10);
+      expect(countOf(server, GETTOKEN)).toBeGreaterThan(0);
+      expect(countOf(server, GETTOKEN)).toBeLessThanOrEqual(10);
     });
 
     it('expires_in 1e12 counts as a day: one gettoken, no timer overflow, refresh point within a day', async () => {
-      server = await startHostile((_req, res) => json(res, { errcode: 0, access_token: 'tok-eternal-00000000000000000', expires_in: 1e12 }));
+      server = await startServer((_req, res) => json(res, { errcode: 0, access_token: 'tok-eternal-00000000000000000', expires_in: 1e12 }));
       const warnings: string[] = [];
       const onWarning = (w: Error) => warnings.push(w.name);
       process.on('warning', onWarning);
@@ -87,7 +87,7 @@ describe('limits', () => {
         await hammer(tokens, 500);
         const held = tokens.peek()!;
         expect(held.expiresAt - held.fetchedAt).toBe(86_400_000);
-        expect(server.count(GETTOKEN)).toBe(1);
+        expect(countOf(server, GETTOKEN)).toBe(1);
         await new Promise((r) => setTimeout(r, 50));
         expect(warnings).not.toContain('TimeoutOverflowWarning');
       } finally {
@@ -132,20 +132,20 @@ describe('limits', () => {
   describe('cool-downs for callers after a failed fetch', () => {
     it('callers during the cool-down get the last cause at once, with no request; it grows and ends with a success', async () => {
       let healthy = false;
-      server = await startHostile((_req, res) => (healthy ? json(res, { errcode: 0, access_token: 'tok-after-recovery-000000000', expires_in: 7200 }) : json(res, { x: 1 }, 502)));
+      server = await startServer((_req, res) => (healthy ? json(res, { errcode: 0, access_token: 'tok-after-recovery-000000000', expires_in: 7200 }) : json(res, { x: 1 }, 502)));
       const tokens = await boot({ baseUrl: server.url, retry: { attempts: 1 }, failureCooldownMs: 200 });
       const first = await tokens.getToken().catch((e: unknown) => e);
       expect(first).toBeInstanceOf(WeComTransportError);
       for (let i = 0; i < 50; i++) expect(await tokens.getToken().catch((e: unknown) => e)).toBe(first);
-      expect(server.count(GETTOKEN)).toBe(1);
+      expect(countOf(server, GETTOKEN)).toBe(1);
       expect(tokens.lastFailure()).toBe(first);
       await new Promise((r) => setTimeout(r, 220));
       await tokens.getToken().catch(() => undefined);
-      expect(server.count(GETTOKEN)).toBe(2);
+      expect(countOf(server, GETTOKEN)).toBe(2);
       // The second cool-down is twice as long: at 220 ms it still holds.
       await new Promise((r) => setTimeout(r, 220));
       await tokens.getToken().catch(() => undefined);
-      expect(server.count(GETTOKEN)).toBe(2);
+      expect(countOf(server, GETTOKEN)).toBe(2);
       healthy = true;
       await new Promise((r) => setTimeout(r, 220));
       expect(await tokens.getToken()).toBe('tok-after-recovery-000000000');
@@ -155,7 +155,7 @@ describe('limits', () => {
 
   describe('the deadline of a credential request', () => {
     it('headers then one byte every 100 ms: gettoken fails as a timeout, never hangs', async () => {
-      server = await startHostile((_req, res) => trickle(res, 100));
+      server = await startServer((_req, res) => trickle(res, 100));
       const tokens = await boot({ baseUrl: server.url, timeoutMs: 400, retry: { attempts: 1 } });
       const error = await tokens.getToken().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WeComTransportError);
@@ -166,9 +166,9 @@ describe('limits', () => {
 
   describe('no redirects for credential requests', () => {
     it('a 302 from gettoken is a WeComTransportError and the Location host receives nothing', async () => {
-      const elsewhere = await startHostile((_req, res) => json(res, { errcode: 0, access_token: 'stolen-0000000000000000000', expires_in: 7200 }));
+      const elsewhere = await startServer((_req, res) => json(res, { errcode: 0, access_token: 'stolen-0000000000000000000', expires_in: 7200 }));
       try {
-        server = await startHostile((req, res) => {
+        server = await startServer((req, res) => {
           res.writeHead(302, { location: `${elsewhere.url}${req.url}` });
           res.end();
         });
@@ -176,7 +176,7 @@ describe('limits', () => {
         const error = await tokens.getToken().catch((e: unknown) => e);
         expect(error).toBeInstanceOf(WeComTransportError);
         expect((error as Error).message).toMatch(/302.*never redirects/);
-        expect(elsewhere.count()).toBe(0);
+        expect(elsewhere.seen).toEqual([]);
       } finally {
         await elsewhere.close();
       }

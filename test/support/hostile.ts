@@ -72,3 +72,16 @@ export async function startHostileWeCom(basePath: string, route: Route): Promise
   });
   return Object.assign(server, { baseUrl: `${server.url}${basePath}`, issued });
 }
+
+/** How many requests a test server received for `path` (query ignored). */
+export function countOf(server: TestServer, path: string): number {
+  return server.seen.filter((r) => r.url.split('?')[0] === path).length;
+}
+
+/** Send headers, then one byte every `intervalMs`, until the socket closes: a body that never completes. */
+export function trickle(res: ServerResponse, intervalMs: number): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write('{');
+  const timer = setInterval(() => res.write(' '), intervalMs);
+  res.on('close', () => clearInterval(timer));
+}
