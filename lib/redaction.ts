@@ -54,3 +54,13 @@ export class Secret {
     return '[secret]';
   }
 }
+
+/** `redis://host:port/db` of a Redis URL, without user or password, for messages; `fallback` when it is no URL. */
+export function redisUrlWithoutPassword(url: string, fallback: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return fallback;
+  }
+}

@@ -7,29 +7,13 @@ import { INestApplicationContext } from '@nestjs/common';
 import { EventEmitter2, EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
 import { metrics } from '@opentelemetry/api';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { CollectingReader } from './support/collecting-reader';
 import diagnostics from 'node:diagnostics_channel';
 import { AccessTokenService, FETCH_CHANNEL, JsapiTicketService, REFRESH_FAILED_CHANNEL, REJECTED_CHANNEL, WeComClient, WeComTokenModule } from '../lib';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext, FAST_RETRY, waitFor } from './support/app';
 import { expectNoneOf } from './support/capture';
-
-class CollectingReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-  async points(name: string): Promise<Array<{ attributes: Record<string, unknown>; value: unknown }>> {
-    const { resourceMetrics } = await this.collect();
-    const metric = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
-    return (metric?.dataPoints ?? []).map((p) => ({ attributes: p.attributes, value: p.value }));
-  }
-}
 
 describe('observability through the module', () => {
   let sim: WeComSimulator;

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { bounded, describeError } from '../bounded.js';
 import { loadOptionalPeer } from '../observability/optional-peer.js';
 import { RedisTokenLock } from '../redis/redis-token-lock.js';
+import { redisUrlWithoutPassword } from '../redaction.js';
 import { ipFromErrmsg } from '../wecom-token.messages.js';
 import { DEFAULT_BASE_URL } from '../wecom-token.constants.js';
 import { gettokenAdvice, agentAdvice, ticketAdvice, TRUSTED_IP_WHERE } from './doctor.messages.js';
@@ -98,7 +99,7 @@ function readSettings(env: DoctorEnv): { settings?: Settings; config: DoctorChec
 
   const fingerprint = createHash('sha256').update(secret, 'utf8').digest('hex').slice(0, 16);
   const parts = [`corp ${corpId}`, `secret set (sha256 ${fingerprint}…, as in the cache key)`, agentId ? `agentid ${agentId}` : 'no WECOM_AGENT_ID', `WeCom at ${baseUrl}`];
-  if (redisUrl) parts.push(`Redis at ${describeRedisUrl(redisUrl)}`);
+  if (redisUrl) parts.push(`Redis at ${redisUrlWithoutPassword(redisUrl, 'the Redis of REDIS_URL')}`);
   return {
     settings: { corpId, secret, baseUrl, ...(agentId ? { agentId } : {}) },
     config: { check: 'config', status: 'pass', message: parts.join(', ') },
@@ -235,7 +236,7 @@ async function redisChecks(redisUrl: string | undefined, timeoutMs: number): Pro
       { check: 'lock', status: 'skip', message },
     ];
   }
-  const where = describeRedisUrl(redisUrl);
+  const where = redisUrlWithoutPassword(redisUrl, 'the Redis of REDIS_URL');
   const redis = loadOptionalPeer<{ createClient(options: object): RedisClient }>('@redis/client');
   if (!redis) {
     const message = 'REDIS_URL is set but @redis/client is not installed: npm install @redis/client';
@@ -294,15 +295,6 @@ interface RedisClient {
   destroy(): void;
 }
 
-/** `redis://host:port/db` without user or password. */
-function describeRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
-  } catch {
-    return 'the Redis of REDIS_URL';
-  }
-}
 
 function isHttpUrl(value: string): boolean {
   try {

@@ -1,26 +1,9 @@
 import diagnostics from 'node:diagnostics_channel';
 import { metrics } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
+import { CollectingReader } from '../../test/support/collecting-reader';
 import { FETCH_CHANNEL, publishFetch, publishRefreshFailed, publishRejected, REFRESH_FAILED_CHANNEL, REJECTED_CHANNEL } from './diagnostics.js';
 import { activeMetricSubscriptions, METER_NAME, startMetrics, type WeComMeterProvider } from './metrics.js';
-
-/** A reader the test collects from when it wants, instead of on a timer. */
-class CollectingReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-  async metric(name: string): Promise<MetricData | undefined> {
-    const { resourceMetrics } = await this.collect();
-    const scope = resourceMetrics.scopeMetrics.find((s) => s.scope.name === METER_NAME);
-    return scope?.metrics.find((m) => m.descriptor.name === name);
-  }
-}
 
 function sdk(): { provider: MeterProvider; reader: CollectingReader } {
   const reader = new CollectingReader();

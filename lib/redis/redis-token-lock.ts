@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { inspect } from 'node:util';
 import type { TokenLock } from '../interfaces/token-lock.interface.js';
 import { bounded, describeError } from '../bounded.js';
-import { fingerprint } from '../redaction.js';
+import { fingerprint, redisUrlWithoutPassword } from '../redaction.js';
 import type { AtomicTokenInvalidation, TokenInvalidationFeed } from '../engine/token-store.js';
 
 /**
@@ -143,15 +143,6 @@ function destroyQuietly(connection: Closable): void {
 const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
 
-/** `redis://host:port/db` without user or password, for messages. */
-function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
-  } catch {
-    return 'the configured Redis';
-  }
-}
 
 function positive(value: number | undefined, fallback: number, option: string): number {
   if (value === undefined) return fallback;
@@ -210,7 +201,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
       const { url } = options as RedisTokenLockUrlOptions;
       if (typeof url !== 'string' || url.trim() === '') throw new TypeError('RedisTokenLock: option \'url\' must be a redis:// or rediss:// URL');
       this.url = url;
-      this.target = describeUrl(url);
+      this.target = redisUrlWithoutPassword(url, 'the configured Redis');
       this.maxReconnectDelayMs = positive((options as RedisTokenLockUrlOptions).maxReconnectDelayMs, DEFAULT_MAX_RECONNECT_DELAY_MS, 'maxReconnectDelayMs');
     }
   }
