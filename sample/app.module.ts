@@ -1,6 +1,9 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, Provider, Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { WeComTokenModule } from 'nestjs-wecom-token';
+import type { WeComSimulator } from 'nestjs-wecom-token/testing';
+import { JssdkController } from './jssdk.controller';
+import { SAMPLE_SIMULATOR, SimulatorDebugController } from './simulator-debug.controller';
 import { WeComDemoController } from './wecom-demo.controller';
 import { WeComDemoService } from './wecom-demo.service';
 
@@ -12,10 +15,26 @@ export interface SampleWeComSettings {
   baseUrl?: string;
 }
 
-/** The sample application: one WeCom app, background refresh through @nestjs/schedule. */
+/** What else the sample runs with, beside its WeCom app. */
+export interface SampleExtras {
+  /** The in-process simulator, when there is one: mounts the simulator-only debug endpoints. */
+  simulator?: WeComSimulator;
+}
+
+/**
+ * The sample application: one WeCom app, background refresh through @nestjs/schedule, JS-SDK signatures; in
+ * simulator mode also the simulator-only debug endpoints.
+ */
 @Module({})
 export class AppModule {
-  static register(settings: SampleWeComSettings): DynamicModule {
+  static register(settings: SampleWeComSettings, extras: SampleExtras = {}): DynamicModule {
+    const controllers: Type[] = [WeComDemoController, JssdkController];
+    const providers: Provider[] = [WeComDemoService];
+    if (extras.simulator) {
+      // Only against the simulator: real WeCom has nothing to answer these debug endpoints with.
+      controllers.push(SimulatorDebugController);
+      providers.push({ provide: SAMPLE_SIMULATOR, useValue: extras.simulator });
+    }
     return {
       module: AppModule,
       imports: [
@@ -29,8 +48,8 @@ export class AppModule {
           }),
         }),
       ],
-      controllers: [WeComDemoController],
-      providers: [WeComDemoService],
+      controllers,
+      providers,
     };
   }
 }

@@ -49,7 +49,7 @@ async function demonstrate(demo: WeComDemoService, simulated: boolean): Promise<
 async function main(): Promise<void> {
   const once = process.argv.includes('--once');
   const { settings: wecom, simulator } = await settings();
-  const app = await NestFactory.create(AppModule.register(wecom), { logger: ['log', 'warn', 'error'] });
+  const app = await NestFactory.create(AppModule.register(wecom, { ...(simulator ? { simulator } : {}) }), { logger: ['log', 'warn', 'error'] });
   app.useGlobalFilters(new WeComErrorFilter());
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
@@ -80,6 +80,10 @@ async function main(): Promise<void> {
     `curl ${url}/users/zhangsan`,
     `curl -X POST ${url}/messages -H 'content-type: application/json' -d '{"touser":"zhangsan","content":"hi"}'`,
     `curl -o sample.bin ${url}/media/MEDIA_SAMPLE?download`,
+    `curl '${url}/jssdk/config?url=https%3A%2F%2Fexample.com%2Fpage'`,
+    `curl '${url}/jssdk/agent-config?url=https%3A%2F%2Fexample.com%2Fpage'`,
+    `open ${url}/jssdk/ (the front-end side of ww.register)`,
+    ...(simulator ? [`curl '${url}/simulator/verify-signature?kind=corp&url=…&nonceStr=…&timestamp=…&signature=…' (simulator only)`] : []),
   ]) {
     logger.log(`  ${line}`);
   }
