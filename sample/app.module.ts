@@ -1,8 +1,12 @@
 import { DynamicModule, Module, Provider, Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import { WeComHealthIndicator } from 'nestjs-wecom-token/health';
 import { WeComTokenModule } from 'nestjs-wecom-token';
 import type { WeComSimulator } from 'nestjs-wecom-token/testing';
 import { JssdkController } from './jssdk.controller';
+import { OnDemandMetricReader, SAMPLE_METRIC_READER } from './metrics';
+import { ObservabilityController } from './observability.controller';
 import { SAMPLE_SIMULATOR, SimulatorDebugController } from './simulator-debug.controller';
 import { WeComDemoController } from './wecom-demo.controller';
 import { WeComDemoService } from './wecom-demo.service';
@@ -17,19 +21,23 @@ export interface SampleWeComSettings {
 
 /** What else the sample runs with, beside its WeCom app. */
 export interface SampleExtras {
+  /** The reader of the OpenTelemetry SDK registered before the application was created: GET /metrics reads it. */
+  metricReader: OnDemandMetricReader;
   /** The in-process simulator, when there is one: mounts the simulator-only debug endpoints. */
   simulator?: WeComSimulator;
 }
 
 /**
- * The sample application: one WeCom app, background refresh through @nestjs/schedule, JS-SDK signatures; in
+ * The sample application: one WeCom app, background refresh through @nestjs/schedule, JS-SDK signatures, health
+ * and metrics; in
  * simulator mode also the simulator-only debug endpoints.
  */
 @Module({})
 export class AppModule {
-  static register(settings: SampleWeComSettings, extras: SampleExtras = {}): DynamicModule {
-    const controllers: Type[] = [WeComDemoController, JssdkController];
-    const providers: Provider[] = [WeComDemoService];
+  static register(settings: SampleWeComSettings, extras: SampleExtras): DynamicModule {
+    const controllers: Type[] = [WeComDemoController, JssdkController, ObservabilityController];
+    // WeComHealthIndicator is listed here, in a module that imports TerminusModule, as the indicator expects.
+    const providers: Provider[] = [WeComDemoService, WeComHealthIndicator, { provide: SAMPLE_METRIC_READER, useValue: extras.metricReader }];
     if (extras.simulator) {
       // Only against the simulator: real WeCom has nothing to answer these debug endpoints with.
       controllers.push(SimulatorDebugController);
@@ -39,6 +47,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ScheduleModule.forRoot(),
+        TerminusModule,
         WeComTokenModule.forRootAsync({
           useFactory: () => ({
             corpId: settings.corpId,

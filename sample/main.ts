@@ -9,6 +9,7 @@ import { NestFactory } from '@nestjs/core';
 import { WeComApiError } from 'nestjs-wecom-token';
 import { WeComSimulator } from 'nestjs-wecom-token/testing';
 import { AppModule, SampleWeComSettings } from './app.module';
+import { registerSampleMetrics } from './metrics';
 import { WeComErrorFilter } from './wecom-error.filter';
 import { WeComDemoService } from './wecom-demo.service';
 
@@ -49,7 +50,9 @@ async function demonstrate(demo: WeComDemoService, simulated: boolean): Promise<
 async function main(): Promise<void> {
   const once = process.argv.includes('--once');
   const { settings: wecom, simulator } = await settings();
-  const app = await NestFactory.create(AppModule.register(wecom, { ...(simulator ? { simulator } : {}) }), { logger: ['log', 'warn', 'error'] });
+  // Before NestFactory.create: the module takes its meter when the application starts.
+  const telemetry = registerSampleMetrics();
+  const app = await NestFactory.create(AppModule.register(wecom, { metricReader: telemetry.reader, ...(simulator ? { simulator } : {}) }), { logger: ['log', 'warn', 'error'] });
   app.useGlobalFilters(new WeComErrorFilter());
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
 
   if (once) {
     await app.close();
+    await telemetry.shutdown();
     await simulator?.close();
     logger.log('done (--once)');
     return;
@@ -83,6 +87,8 @@ async function main(): Promise<void> {
     `curl '${url}/jssdk/config?url=https%3A%2F%2Fexample.com%2Fpage'`,
     `curl '${url}/jssdk/agent-config?url=https%3A%2F%2Fexample.com%2Fpage'`,
     `open ${url}/jssdk/ (the front-end side of ww.register)`,
+    `curl ${url}/health`,
+    `curl ${url}/metrics`,
     ...(simulator ? [`curl '${url}/simulator/verify-signature?kind=corp&url=…&nonceStr=…&timestamp=…&signature=…' (simulator only)`] : []),
   ]) {
     logger.log(`  ${line}`);
@@ -90,6 +96,7 @@ async function main(): Promise<void> {
   logger.log('Ctrl+C to stop');
   const stop = async () => {
     await app.close();
+    await telemetry.shutdown();
     await simulator?.close();
   };
   process.once('SIGINT', () => void stop());

@@ -143,4 +143,26 @@ describe('the sample application', () => {
       await sim.close();
     }
   });
+
+  it('answers GET /health through terminus and GET /metrics with the wecom.credential.* metrics it recorded', async () => {
+    await serving(async (url) => {
+      const health = await fetch(`${url}/health`);
+      expect(health.status).toBe(200);
+      const report = await json(health);
+      expect(report.status).toBe('ok');
+      expect(report.details.wecom).toEqual(expect.objectContaining({ status: 'up', apps: { default: expect.objectContaining({ status: 'up', validForSeconds: expect.any(Number) }) } }));
+
+      await json(fetch(`${url}/token`));
+      const { metrics } = await json(fetch(`${url}/metrics`));
+      const named = (name: string) => (metrics as Array<{ name: string; points: Array<{ attributes: Record<string, unknown>; value: unknown }> }>).find((m) => m.name === name);
+      // Recorded by the module itself once WeComTokenModule starts its metrics (WeComMetricsRecorder among its providers).
+      const fetches = named('wecom.credential.fetches');
+      expect(fetches).toBeDefined();
+      const tokenFetches = fetches!.points
+        .filter((p) => p.attributes['wecom.kind'] === 'access_token' && p.attributes['wecom.app'] === 'default' && p.attributes['wecom.outcome'] === 'ok')
+        .reduce((sum, p) => sum + Number(p.value), 0);
+      expect(tokenFetches).toBeGreaterThanOrEqual(1);
+      expect(named('wecom.credential.fetch.duration')?.points[0]?.value).toEqual(expect.objectContaining({ count: expect.any(Number), sum: expect.any(Number) }));
+    });
+  });
 });
