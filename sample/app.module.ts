@@ -2,9 +2,11 @@ import { DynamicModule, Module, Provider, Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { WeComHealthIndicator } from 'nestjs-wecom-token/health';
-import { WeComTokenModule } from 'nestjs-wecom-token';
+import { WeComSuiteModule, WeComTokenModule } from 'nestjs-wecom-token';
 import type { WeComSimulator } from 'nestjs-wecom-token/testing';
 import { JssdkController } from './jssdk.controller';
+import { InMemoryPermanentCodeStore } from './in-memory-permanent-code.store';
+import { SAMPLE_PERMANENT_CODES, SuiteCallbackController } from './suite-callback.controller';
 import { OnDemandMetricReader, SAMPLE_METRIC_READER } from './metrics';
 import { ObservabilityController } from './observability.controller';
 import { SAMPLE_SIMULATOR, SimulatorDebugController } from './simulator-debug.controller';
@@ -19,18 +21,31 @@ export interface SampleWeComSettings {
   baseUrl?: string;
 }
 
+/** A third-party suite (服务商) of the sample: from the simulator, or from WECOM_SUITE_* for real WeCom. */
+export interface SampleSuiteSettings {
+  suiteId: string;
+  suiteSecret: string;
+  callbackToken: string;
+  encodingAESKey: string;
+  providerCorpId?: string;
+  providerSecret?: string;
+  baseUrl?: string;
+}
+
 /** What else the sample runs with, beside its WeCom app. */
 export interface SampleExtras {
   /** The reader of the OpenTelemetry SDK registered before the application was created: GET /metrics reads it. */
   metricReader: OnDemandMetricReader;
+  /** The suite whose callback the sample mounts; none → no suite endpoints. */
+  suite?: SampleSuiteSettings;
   /** The in-process simulator, when there is one: mounts the simulator-only debug endpoints. */
   simulator?: WeComSimulator;
 }
 
 /**
  * The sample application: one WeCom app, background refresh through @nestjs/schedule, JS-SDK signatures, health
- * and metrics; in
- * simulator mode also the simulator-only debug endpoints.
+ * and metrics, a third-party suite's callback when one is configured; in simulator mode also the simulator-only
+ * debug endpoints.
  */
 @Module({})
 export class AppModule {
@@ -38,6 +53,13 @@ export class AppModule {
     const controllers: Type[] = [WeComDemoController, JssdkController, ObservabilityController];
     // WeComHealthIndicator is listed here, in a module that imports TerminusModule, as the indicator expects.
     const providers: Provider[] = [WeComDemoService, WeComHealthIndicator, { provide: SAMPLE_METRIC_READER, useValue: extras.metricReader }];
+    const imports: NonNullable<DynamicModule['imports']> = [];
+    if (extras.suite) {
+      const permanentCodes = new InMemoryPermanentCodeStore();
+      imports.push(WeComSuiteModule.forRoot({ ...extras.suite, permanentCodes }));
+      controllers.push(SuiteCallbackController);
+      providers.push({ provide: SAMPLE_PERMANENT_CODES, useValue: permanentCodes });
+    }
     if (extras.simulator) {
       // Only against the simulator: real WeCom has nothing to answer these debug endpoints with.
       controllers.push(SimulatorDebugController);
@@ -56,6 +78,7 @@ export class AppModule {
             ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
           }),
         }),
+        ...imports,
       ],
       controllers,
       providers,

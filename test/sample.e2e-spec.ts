@@ -124,7 +124,7 @@ describe('the sample application', () => {
     expect(out).not.toMatch(/sim-secret/);
   });
 
-  it('against a WeCom without agentId, agent-config says so in JSON and no simulator-only endpoint exists', async () => {
+  it('against a WeCom without agentId, agent-config says so in JSON, and neither simulator-only nor suite endpoints exist', async () => {
     // The sample's "real WeCom" mode, pointed at a simulator of this test process: no WECOM_AGENT_ID.
     const sim = await WeComSimulator.start();
     try {
@@ -136,6 +136,8 @@ describe('the sample application', () => {
           expect(agent.status).toBe(500);
           expect(await json(agent)).toEqual(expect.objectContaining({ error: 'WeComConfigError', message: expect.stringMatching(/has no agentId.*'agentId'/) }));
           expect((await fetch(`${url}/simulator/verify-signature?kind=corp`)).status).toBe(404);
+          // No WECOM_SUITE_* either: no suite callback is mounted.
+          expect((await fetch(`${url}/wecom/suite/callback`)).status).toBe(404);
         },
         { WECOM_CORP_ID: sim.corpId, WECOM_SECRET: sim.secretOf(), WECOM_BASE_URL: sim.baseUrl, WECOM_AGENT_ID: '' },
       );
@@ -164,5 +166,55 @@ describe('the sample application', () => {
       expect(tokenFetches).toBeGreaterThanOrEqual(1);
       expect(named('wecom.credential.fetch.duration')?.points[0]?.value).toEqual(expect.objectContaining({ count: expect.any(Number), sum: expect.any(Number) }));
     });
+  });
+
+  it('mounts a third-party suite callback: URL check, suite_ticket and create_auth over HTTP, then a corp call; a tampered callback is 400 and stores nothing', async () => {
+    const out = await serving(async (url) => {
+      const callback = `${url}/wecom/suite/callback`;
+      const post = (query: Record<string, string>, body: string) =>
+        fetch(`${callback}?${new URLSearchParams(query)}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body });
+      const simulated = async (event: string, corpId?: string): Promise<{ query: Record<string, string>; body: string; corpId?: string }> =>
+        json(fetch(`${url}/simulator/suite-callback/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(corpId ? { corpId } : {}) }));
+
+      // The URL check WeCom makes when the callback URL is saved: the decrypted echostr, as the whole body.
+      const check = await json(fetch(`${url}/simulator/suite-url-verification`));
+      const echo = await fetch(`${callback}?${new URLSearchParams(check.query)}`);
+      expect(echo.status).toBe(200);
+      expect(await echo.text()).toBe(check.expected);
+
+      // No corp has authorised the suite yet.
+      expect((await json(fetch(`${url}/suite/corps`))).corps).toEqual([]);
+
+      const ticket = await simulated('suite_ticket');
+      const ticketAnswer = await post(ticket.query, ticket.body);
+      expect(ticketAnswer.status).toBe(200);
+      expect(await ticketAnswer.text()).toBe('success');
+
+      const auth = await simulated('create_auth');
+      expect(auth.corpId).toEqual(expect.any(String));
+      const authAnswer = await post(auth.query, auth.body);
+      expect(authAnswer.status).toBe(200);
+      expect(await authAnswer.text()).toBe('success');
+      expect((await json(fetch(`${url}/suite/corps`))).corps).toEqual([auth.corpId]);
+
+      const user = await json(fetch(`${url}/suite/corps/${auth.corpId}/users/zhangsan`));
+      expect(user).toEqual(expect.objectContaining({ userid: 'zhangsan', name: '张三' }));
+
+      // A create_auth for another corp with a tampered signature: 400, and that corp is not authorised.
+      const forged = await simulated('create_auth');
+      const sig = forged.query.msg_signature!;
+      const tampered = await post({ ...forged.query, msg_signature: (sig[0] === 'a' ? 'b' : 'a') + sig.slice(1) }, forged.body);
+      expect(tampered.status).toBe(400);
+      expect(await json(tampered)).toEqual(expect.objectContaining({ error: 'WeComCallbackError', reason: 'signature', message: expect.any(String) }));
+      // The ciphertext changed under a valid signature is refused too.
+      const swapped = await post(forged.query, forged.body.replace(/<Encrypt><!\[CDATA\[(.)/, (_m, c: string) => `<Encrypt><![CDATA[${c === 'A' ? 'B' : 'A'}`));
+      expect(swapped.status).toBe(400);
+      expect((await json(fetch(`${url}/suite/corps`))).corps).toEqual([auth.corpId]);
+      const notAuthorised = await fetch(`${url}/suite/corps/${forged.corpId}/users/zhangsan`);
+      expect(notAuthorised.status).toBe(404);
+      expect(await json(notAuthorised)).toEqual(expect.objectContaining({ reason: 'no-permanent-code' }));
+    });
+    expect(out).toMatch(/wecom\/suite\/callback/);
+    expect(out).not.toMatch(/sim-secret|sim-suite-secret|sim-provider-secret/);
   });
 });
