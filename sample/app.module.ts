@@ -1,6 +1,15 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, Provider, Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { WeComTokenModule } from 'nestjs-wecom-token';
+import { TerminusModule } from '@nestjs/terminus';
+import { WeComHealthIndicator } from 'nestjs-wecom-token/health';
+import { WeComSuiteModule, WeComTokenModule } from 'nestjs-wecom-token';
+import type { WeComSimulator } from 'nestjs-wecom-token/testing';
+import { JssdkController } from './jssdk.controller';
+import { InMemoryPermanentCodeStore } from './in-memory-permanent-code.store';
+import { SAMPLE_PERMANENT_CODES, SuiteCallbackController } from './suite-callback.controller';
+import { OnDemandMetricReader, SAMPLE_METRIC_READER } from './metrics';
+import { ObservabilityController } from './observability.controller';
+import { SAMPLE_SIMULATOR, SimulatorDebugController } from './simulator-debug.controller';
 import { WeComDemoController } from './wecom-demo.controller';
 import { WeComDemoService } from './wecom-demo.service';
 
@@ -12,14 +21,55 @@ export interface SampleWeComSettings {
   baseUrl?: string;
 }
 
-/** The sample application: one WeCom app, background refresh through @nestjs/schedule. */
+/** A third-party suite (服务商) of the sample: from the simulator, or from WECOM_SUITE_* for real WeCom. */
+export interface SampleSuiteSettings {
+  suiteId: string;
+  suiteSecret: string;
+  callbackToken: string;
+  encodingAESKey: string;
+  providerCorpId?: string;
+  providerSecret?: string;
+  baseUrl?: string;
+}
+
+/** What else the sample runs with, beside its WeCom app. */
+export interface SampleExtras {
+  /** The reader of the OpenTelemetry SDK registered before the application was created: GET /metrics reads it. */
+  metricReader: OnDemandMetricReader;
+  /** The suite whose callback the sample mounts; none → no suite endpoints. */
+  suite?: SampleSuiteSettings;
+  /** The in-process simulator, when there is one: mounts the simulator-only debug endpoints. */
+  simulator?: WeComSimulator;
+}
+
+/**
+ * The sample application: one WeCom app, background refresh through @nestjs/schedule, JS-SDK signatures, health
+ * and metrics, a third-party suite's callback when one is configured; in simulator mode also the simulator-only
+ * debug endpoints.
+ */
 @Module({})
 export class AppModule {
-  static register(settings: SampleWeComSettings): DynamicModule {
+  static register(settings: SampleWeComSettings, extras: SampleExtras): DynamicModule {
+    const controllers: Type[] = [WeComDemoController, JssdkController, ObservabilityController];
+    // WeComHealthIndicator is listed here, in a module that imports TerminusModule, as the indicator expects.
+    const providers: Provider[] = [WeComDemoService, WeComHealthIndicator, { provide: SAMPLE_METRIC_READER, useValue: extras.metricReader }];
+    const imports: NonNullable<DynamicModule['imports']> = [];
+    if (extras.suite) {
+      const permanentCodes = new InMemoryPermanentCodeStore();
+      imports.push(WeComSuiteModule.forRoot({ ...extras.suite, permanentCodes }));
+      controllers.push(SuiteCallbackController);
+      providers.push({ provide: SAMPLE_PERMANENT_CODES, useValue: permanentCodes });
+    }
+    if (extras.simulator) {
+      // Only against the simulator: real WeCom has nothing to answer these debug endpoints with.
+      controllers.push(SimulatorDebugController);
+      providers.push({ provide: SAMPLE_SIMULATOR, useValue: extras.simulator });
+    }
     return {
       module: AppModule,
       imports: [
         ScheduleModule.forRoot(),
+        TerminusModule,
         WeComTokenModule.forRootAsync({
           useFactory: () => ({
             corpId: settings.corpId,
@@ -28,9 +78,10 @@ export class AppModule {
             ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
           }),
         }),
+        ...imports,
       ],
-      controllers: [WeComDemoController],
-      providers: [WeComDemoService],
+      controllers,
+      providers,
     };
   }
 }

@@ -6,24 +6,56 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WeComApiError } from 'nestjs-wecom-token';
 import { WeComSimulator } from 'nestjs-wecom-token/testing';
-import { AppModule, SampleWeComSettings } from './app.module';
+import { AppModule, SampleSuiteSettings, SampleWeComSettings } from './app.module';
+import { registerSampleMetrics } from './metrics';
 import { WeComErrorFilter } from './wecom-error.filter';
 import { WeComDemoService } from './wecom-demo.service';
 
 const logger = new Logger('Sample');
 
-async function settings(): Promise<{ settings: SampleWeComSettings; simulator?: WeComSimulator }> {
+/**
+ * A real suite from WECOM_SUITE_ID, WECOM_SUITE_SECRET, WECOM_SUITE_TOKEN and WECOM_SUITE_AES_KEY (all four, or no
+ * suite endpoints at all), optionally WECOM_PROVIDER_CORP_ID / WECOM_PROVIDER_SECRET.
+ */
+function realSuite(baseUrl: string | undefined): SampleSuiteSettings | undefined {
+  const { WECOM_SUITE_ID: suiteId, WECOM_SUITE_SECRET: suiteSecret, WECOM_SUITE_TOKEN: callbackToken, WECOM_SUITE_AES_KEY: encodingAESKey } = process.env;
+  if (!suiteId || !suiteSecret || !callbackToken || !encodingAESKey) return undefined;
+  const { WECOM_PROVIDER_CORP_ID: providerCorpId, WECOM_PROVIDER_SECRET: providerSecret } = process.env;
+  return {
+    suiteId,
+    suiteSecret,
+    callbackToken,
+    encodingAESKey,
+    ...(providerCorpId && providerSecret ? { providerCorpId, providerSecret } : {}),
+    ...(baseUrl ? { baseUrl } : {}),
+  };
+}
+
+async function settings(): Promise<{ settings: SampleWeComSettings; suite?: SampleSuiteSettings; simulator?: WeComSimulator }> {
   const { WECOM_CORP_ID: corpId, WECOM_SECRET: secret, WECOM_AGENT_ID: agentId, WECOM_BASE_URL: baseUrl } = process.env;
   if (corpId && secret) {
     logger.log(`using real WeCom for corp ${corpId}${baseUrl ? ` at ${baseUrl}` : ''}`);
-    return { settings: { corpId, secret, ...(agentId ? { agentId } : {}), ...(baseUrl ? { baseUrl } : {}) } };
+    const suite = realSuite(baseUrl);
+    return { settings: { corpId, secret, ...(agentId ? { agentId } : {}), ...(baseUrl ? { baseUrl } : {}) }, ...(suite ? { suite } : {}) };
   }
   const simulator = await WeComSimulator.start();
   const app = simulator.app();
   logger.log(`WECOM_CORP_ID / WECOM_SECRET not set: started the built-in WeCom simulator at ${simulator.baseUrl}`);
-  return { settings: { corpId: simulator.corpId, secret: simulator.secretOf(), agentId: String(app.agentId), baseUrl: simulator.baseUrl }, simulator };
+  // The simulator's suite and provider: the callback controller receives what sim.suiteCallback(...) encrypts.
+  const { suiteId, suiteSecret, callbackToken, encodingAESKey } = simulator.suite();
+  const suite: SampleSuiteSettings = {
+    suiteId,
+    suiteSecret,
+    callbackToken,
+    encodingAESKey,
+    providerCorpId: simulator.provider.corpId,
+    providerSecret: simulator.provider.secret,
+    baseUrl: simulator.baseUrl,
+  };
+  return { settings: { corpId: simulator.corpId, secret: simulator.secretOf(), agentId: String(app.agentId), baseUrl: simulator.baseUrl }, suite, simulator };
 }
 
 async function demonstrate(demo: WeComDemoService, simulated: boolean): Promise<void> {
@@ -48,8 +80,16 @@ async function demonstrate(demo: WeComDemoService, simulated: boolean): Promise<
 
 async function main(): Promise<void> {
   const once = process.argv.includes('--once');
-  const { settings: wecom, simulator } = await settings();
-  const app = await NestFactory.create(AppModule.register(wecom), { logger: ['log', 'warn', 'error'] });
+  const { settings: wecom, suite, simulator } = await settings();
+  // Before NestFactory.create: the module takes its meter when the application starts.
+  const telemetry = registerSampleMetrics();
+  // rawBody: the suite callback's signature covers the ciphertext exactly as WeCom sent it.
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.register(wecom, { metricReader: telemetry.reader, ...(suite ? { suite } : {}), ...(simulator ? { simulator } : {}) }),
+    { logger: ['log', 'warn', 'error'], rawBody: true },
+  );
+  // WeCom POSTs callbacks as XML, which Nest does not parse by default; with rawBody on, req.rawBody keeps the bytes.
+  app.useBodyParser('text', { type: ['text/xml', 'application/xml', 'text/plain'], limit: '1mb' });
   app.useGlobalFilters(new WeComErrorFilter());
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
@@ -69,6 +109,7 @@ async function main(): Promise<void> {
 
   if (once) {
     await app.close();
+    await telemetry.shutdown();
     await simulator?.close();
     logger.log('done (--once)');
     return;
@@ -80,12 +121,26 @@ async function main(): Promise<void> {
     `curl ${url}/users/zhangsan`,
     `curl -X POST ${url}/messages -H 'content-type: application/json' -d '{"touser":"zhangsan","content":"hi"}'`,
     `curl -o sample.bin ${url}/media/MEDIA_SAMPLE?download`,
+    `curl '${url}/jssdk/config?url=https%3A%2F%2Fexample.com%2Fpage'`,
+    `curl '${url}/jssdk/agent-config?url=https%3A%2F%2Fexample.com%2Fpage'`,
+    `open ${url}/jssdk/ (the front-end side of ww.register)`,
+    `curl ${url}/health`,
+    `curl ${url}/metrics`,
+    ...(suite ? [`GET|POST ${url}/wecom/suite/callback (the suite's 指令回调 URL)`, `curl ${url}/suite/corps`, `curl ${url}/suite/corps/{corpId}/users/zhangsan`] : []),
+    ...(simulator
+      ? [
+          `curl '${url}/simulator/verify-signature?kind=corp&url=…&nonceStr=…&timestamp=…&signature=…' (simulator only)`,
+          `curl ${url}/simulator/suite-url-verification (simulator only)`,
+          `curl -X POST ${url}/simulator/suite-callback/create_auth (simulator only: the encrypted callback to POST)`,
+        ]
+      : []),
   ]) {
     logger.log(`  ${line}`);
   }
   logger.log('Ctrl+C to stop');
   const stop = async () => {
     await app.close();
+    await telemetry.shutdown();
     await simulator?.close();
   };
   process.once('SIGINT', () => void stop());
