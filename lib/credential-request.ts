@@ -5,6 +5,7 @@
 import axios, { AxiosInstance } from 'axios';
 import type { FailureClass } from './engine/credential-spec.js';
 import { WeComApiError } from './errors/wecom-api.error.js';
+import { WeComSuiteStateError } from './errors/wecom-suite-state.error.js';
 import { WeComTransportError } from './errors/wecom-transport.error.js';
 import type { TokenEntry } from './interfaces/token-entry.interface.js';
 import { assertOk, decodeResponse, toTransportError, WeComBody } from './wecom-body.js';
@@ -22,6 +23,8 @@ export function isTransient(error: unknown): boolean {
 
 /** How the engine treats a failure of a credential request. */
 export function classifyFailure(error: unknown): FailureClass {
+  // Raised before any request (no suite_ticket yet, no permanent code, a cancelled corp).
+  if (error instanceof WeComSuiteStateError) return 'unsent';
   if (isTransient(error)) return 'transient';
   if (error instanceof WeComApiError) {
     if (error.errcode === RATE_LIMITED_ERRCODE) return 'rate-limited';

@@ -19,7 +19,12 @@ export type FailureClass =
   /** WeCom's frequency limit: no retry, the longest cool-down. */
   | 'rate-limited'
   /** Anything else: no retry within the fetch, a short growing cool-down. */
-  | 'other';
+  | 'other'
+  /**
+   * Nothing was sent: the fetch could not start (no suite_ticket yet, no permanent code, a cancelled corp). No
+   * cool-down and no budget spent: the condition can change at any moment (a callback arrives).
+   */
+  | 'unsent';
 
 /** One credential's settings and its fetch. */
 export interface CredentialSpec {

@@ -254,6 +254,10 @@ export class Credential {
       } catch (error) {
         if (this.closed) throw this.closing.signal.reason as Error;
         failure = this.spec.classify(error);
+        if (failure === 'unsent') {
+          this.gate.refund();
+          throw error;
+        }
         if (failure === 'transient' && attempt + 1 < attempts) {
           await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs));
           if (this.closed) throw this.closing.signal.reason as Error;
@@ -278,6 +282,7 @@ export class Credential {
       publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'ok', durationMs: performance.now() - started, expiresAt: entry.expiresAt });
       return entry;
     } catch (error) {
+      if (this.spec.classify(error) === 'unsent') throw error;
       const errcode = this.spec.errcodeOf(error);
       publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'error', durationMs: performance.now() - started, ...(errcode !== undefined ? { errcode } : {}) });
       throw error;

@@ -21,6 +21,8 @@ export class FetchGate {
   private waves = 0;
   private cooldown?: { error: Error; until: number };
   private otherStreak = 0;
+  /** Where the last admitted request was counted, so that one never sent can be given back. */
+  private lastAdmit?: 'lifetime' | 'wave' | number;
   /** Set when the last `admit` started a budget cool-down (for one loud log line, not one per caller). */
   tripped = false;
 
@@ -67,10 +69,12 @@ export class FetchGate {
       if (cause) throw cause;
     }
     if (this.lifetimeFrom !== undefined && now >= this.lifetimeFrom) {
+      this.lastAdmit = 'lifetime';
       this.lifetimeFrom = undefined;
       return;
     }
     if (this.waves > 0) {
+      this.lastAdmit = 'wave';
       this.waves--;
       return;
     }
@@ -83,6 +87,19 @@ export class FetchGate {
       throw error;
     }
     this.window.push(now);
+    this.lastAdmit = now;
+  }
+
+  /** The request last admitted was never sent: give its place back. */
+  refund(): void {
+    const last = this.lastAdmit;
+    this.lastAdmit = undefined;
+    if (last === 'lifetime') this.lifetimeFrom = 0;
+    else if (last === 'wave') this.waves = Math.min(MAX_ALLOWANCES, this.waves + 1);
+    else if (last !== undefined) {
+      const i = this.window.lastIndexOf(last);
+      if (i >= 0) this.window.splice(i, 1);
+    }
   }
 
   /** A fetch succeeded: no cool-down, the growing one starts small again. */
