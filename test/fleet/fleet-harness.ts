@@ -66,6 +66,11 @@ export interface WorkerConfig {
   timeoutMs?: number;
   cacheTimeoutMs?: number;
   schedule?: boolean;
+  /** The app's agentid (JS-SDK agent ticket). */
+  agentId?: number;
+  /** `'suite'`: boot WeComSuiteModule with `suite` (permanent codes in a Redis hash) instead of WeComTokenModule. */
+  mode?: 'app' | 'suite';
+  suite?: { suiteId: string; suiteSecret: string; callbackToken: string; encodingAESKey: string };
 }
 
 interface Reply {
