@@ -66,6 +66,11 @@ export interface WorkerConfig {
   timeoutMs?: number;
   cacheTimeoutMs?: number;
   schedule?: boolean;
+  /** The app's agentid (JS-SDK agent ticket). */
+  agentId?: number;
+  /** `'suite'`: boot WeComSuiteModule with `suite` (permanent codes in a Redis hash) instead of WeComTokenModule. */
+  mode?: 'app' | 'suite';
+  suite?: { suiteId: string; suiteSecret: string; callbackToken: string; encodingAESKey: string };
 }
 
 interface Reply {
@@ -192,8 +197,8 @@ export class FleetWorker {
 }
 
 /** Start `n` workers with one configuration, in parallel. */
-export async function startFleet(n: number, config: WorkerConfig): Promise<FleetWorker[]> {
-  const started = await Promise.allSettled(Array.from({ length: n }, () => FleetWorker.start(config)));
+export async function startFleet(n: number, config: WorkerConfig, bootTimeoutMs?: number): Promise<FleetWorker[]> {
+  const started = await Promise.allSettled(Array.from({ length: n }, () => FleetWorker.start(config, bootTimeoutMs)));
   const workers = started.filter((s): s is PromiseFulfilledResult<FleetWorker> => s.status === 'fulfilled').map((s) => s.value);
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {

@@ -10,7 +10,7 @@ const { NestFactory } = require('@nestjs/core');
 const { CacheModule } = require('@nestjs/cache-manager');
 const { createKeyv } = require('@keyv/redis');
 const dist = join(__dirname, '..', '..', 'dist');
-const { AccessTokenService, RedisTokenLock, WeComClient, WeComTokenModule } = require(dist);
+const { AccessTokenService, JsapiTicketService, RedisTokenLock, SuiteService, WeComClient, WeComSuiteModule, WeComTokenModule } = require(dist);
 
 const config = JSON.parse(process.argv[2]);
 
@@ -50,6 +50,9 @@ let client;
 let lock;
 let keyv;
 let loop;
+let tickets;
+let suite;
+let codes;
 
 async function boot() {
   class FleetWorkerModule {}
@@ -72,12 +75,74 @@ async function boot() {
       timeoutMs: config.timeoutMs ?? 5000,
       cacheTimeoutMs: config.cacheTimeoutMs ?? 1000,
       retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
+      ...(config.agentId !== undefined ? { agentId: config.agentId } : {}),
     }),
   ];
   if (config.schedule) imports.push(require('@nestjs/schedule').ScheduleModule.forRoot());
   app = await NestFactory.createApplicationContext({ module: FleetWorkerModule, imports }, { logger, abortOnError: false });
   tokens = app.get(AccessTokenService);
   client = app.get(WeComClient);
+  tickets = app.get(JsapiTicketService);
+}
+
+/**
+ * The permanent codes of a suite as an application would keep them for a fleet: one Redis hash
+ * `test:permanent-codes:{suiteId}` (corpId → permanent code), shared by every instance.
+ */
+class RedisPermanentCodes {
+  constructor(url, suiteId) {
+    const { createClient } = require('@redis/client');
+    this.key = `test:permanent-codes:${suiteId}`;
+    this.client = createClient({ url, socket: { connectTimeout: 2000, reconnectStrategy: false } });
+    this.client.on('error', () => undefined);
+  }
+  connect() {
+    return this.client.connect();
+  }
+  async get(authCorpId) {
+    return (await this.client.hGet(this.key, authCorpId)) ?? undefined;
+  }
+  async set(authCorpId, permanentCode) {
+    await this.client.hSet(this.key, authCorpId, permanentCode);
+  }
+  async delete(authCorpId) {
+    await this.client.hDel(this.key, authCorpId);
+  }
+  close() {
+    if (this.client.isOpen) this.client.destroy();
+  }
+}
+
+/** A suite instance (config.mode === 'suite'): WeComSuiteModule on a Redis-backed cache, RedisTokenLock, codes in Redis. */
+async function bootSuite() {
+  class FleetSuiteWorkerModule {}
+  const { createCache } = require('cache-manager');
+  const s = config.suite;
+  codes = new RedisPermanentCodes(config.redisUrl, s.suiteId);
+  await codes.connect();
+  lock = new RedisTokenLock({ url: config.redisUrl });
+  keyv = createKeyv({ url: config.redisUrl, disableOfflineQueue: true }, { throwOnErrors: true });
+  const cache = createCache({ stores: [keyv] });
+  const imports = [
+    WeComSuiteModule.forRoot({
+      suiteId: s.suiteId,
+      suiteSecret: s.suiteSecret,
+      callbackToken: s.callbackToken,
+      encodingAESKey: s.encodingAESKey,
+      permanentCodes: codes,
+      cache,
+      lock,
+      baseUrl: config.baseUrl,
+      timeoutMs: config.timeoutMs ?? 5000,
+    }),
+  ];
+  app = await NestFactory.createApplicationContext({ module: FleetSuiteWorkerModule, imports }, { logger, abortOnError: false });
+  suite = app.get(SuiteService);
+}
+
+/** An error as the test needs to see it across the process boundary. */
+function errorInfo(error) {
+  return { name: error && error.name, message: error && error.message, reason: error && error.reason, errcode: error && error.errcode };
 }
 
 function describe(error) {
@@ -132,12 +197,53 @@ const commands = {
     const store = keyv && keyv.store && keyv.store.client;
     return { lock: lock.isReady, cache: Boolean(store && store.isReady) };
   },
+  async tickets({ n, kind }) {
+    const started = Date.now();
+    const get = () => (kind === 'agent' ? tickets.getAgentTicket() : tickets.getCorpTicket());
+    const got = await Promise.all(Array.from({ length: n }, get));
+    return { tickets: [...new Set(got)], ms: Date.now() - started };
+  },
+  async invalidateTicket({ kind, ticket }) {
+    await tickets.invalidate(kind, ticket);
+    return null;
+  },
+  async peekTicket({ kind }) {
+    return tickets.peek(kind) ?? null;
+  },
+  async suiteCallback({ query, body }) {
+    return suite.handleCallback(query, body);
+  },
+  async suiteTokens({ n }) {
+    const started = Date.now();
+    const results = await Promise.allSettled(Array.from({ length: n }, () => suite.getSuiteToken()));
+    const errors = results.filter((r) => r.status === 'rejected').map((r) => errorInfo(r.reason));
+    const got = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+    return { tokens: [...new Set(got)], errors: errors.slice(0, 5), failed: errors.length, ms: Date.now() - started };
+  },
+  /** `perCorp` concurrent getCorpToken callers for every corp of `corpIds`, all at once: corpId → distinct tokens, errors. */
+  async corpTokens({ corpIds, perCorp }) {
+    const started = Date.now();
+    const byCorp = await Promise.all(
+      corpIds.map(async (corpId) => {
+        const results = await Promise.allSettled(Array.from({ length: perCorp ?? 1 }, () => suite.getCorpToken(corpId)));
+        const tokens = [...new Set(results.filter((r) => r.status === 'fulfilled').map((r) => r.value))];
+        const errors = results.filter((r) => r.status === 'rejected').map((r) => errorInfo(r.reason));
+        return [corpId, { tokens, errors: errors.slice(0, 2), failed: errors.length }];
+      }),
+    );
+    return { corps: Object.fromEntries(byCorp), ms: Date.now() - started };
+  },
   async logs() {
     return logger.lines;
   },
   async close() {
     if (loop) await commands.loopStop();
     await app.close();
+    if (suite) {
+      // The suite's cache was handed over by this worker, not by CacheModule: its connection is the worker's to close.
+      await keyv.disconnect().catch(() => undefined);
+      codes.close();
+    }
     // What is still open once the application is closed (the IPC channel aside): should be nothing of ours.
     await new Promise((resolve) => setImmediate(resolve));
     return process.getActiveResourcesInfo();
@@ -154,7 +260,7 @@ process.on('message', async (message) => {
   }
 });
 
-boot().then(
+(config.mode === 'suite' ? bootSuite() : boot()).then(
   () => process.send({ ready: true, pid: process.pid }),
   (error) => {
     process.send({ ready: false, error: describe(error) });
