@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { WeComConfigError } from '../errors/wecom-config.error.js';
 import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenOptionsFactory } from '../interfaces/wecom-token-options.interface.js';
+import { asyncOptionsProviders } from '../async-options.js';
 import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
 import { invalidOptionMessage, missingAsyncFactoryMessage } from '../wecom-token.messages.js';
 import { createAppProviders, exportedTokens } from './wecom-token.providers.js';
@@ -27,23 +28,13 @@ export class WeComTokenModule {
   /** Register one app with options made by a factory, a class or an existing provider. */
   static forRootAsync(options: WeComTokenModuleAsyncOptions): DynamicModule {
     const name = appName(options?.name);
-    const optionsToken = getWeComOptionsToken(name);
-    const extra: Provider[] = [];
-    let optionsProvider: Provider;
-    if (options.useFactory) {
-      optionsProvider = { provide: optionsToken, useFactory: options.useFactory as (...args: unknown[]) => unknown, inject: options.inject ?? [] };
-    } else if (options.useClass || options.useExisting) {
-      const factoryClass = (options.useClass ?? options.useExisting)!;
-      if (options.useClass) extra.push({ provide: options.useClass, useClass: options.useClass });
-      optionsProvider = {
-        provide: optionsToken,
-        useFactory: (factory: WeComTokenOptionsFactory) => factory.createWeComTokenOptions(),
-        inject: [factoryClass],
-      };
-    } else {
-      throw new WeComConfigError(missingAsyncFactoryMessage(name));
-    }
-    return WeComTokenModule.assemble(name, options.isGlobal, options.imports ?? [], optionsProvider, ...extra);
+    const providers = asyncOptionsProviders(
+      getWeComOptionsToken(name),
+      options,
+      (factory: WeComTokenOptionsFactory) => factory.createWeComTokenOptions(),
+      () => new WeComConfigError(missingAsyncFactoryMessage(name)),
+    );
+    return WeComTokenModule.assemble(name, options.isGlobal, options.imports ?? [], ...providers);
   }
 
   private static assemble(name: string, isGlobal: boolean | undefined, imports: DynamicModule['imports'], ...optionProviders: Provider[]): DynamicModule {

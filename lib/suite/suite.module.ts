@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { createCache, type Cache } from 'cache-manager';
 import { WeComConfigError } from '../errors/wecom-config.error.js';
+import { asyncOptionsProviders } from '../async-options.js';
 import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
 import { resolveSuiteConfig } from './suite.config.js';
 import type { WeComSuiteModuleAsyncOptions, WeComSuiteModuleOptions, WeComSuiteOptionsFactory } from './suite.interfaces.js';
@@ -33,19 +34,13 @@ export class WeComSuiteModule {
   /** Register one suite with options made by a factory, a class or an existing provider. */
   static forRootAsync(options: WeComSuiteModuleAsyncOptions): DynamicModule {
     const name = suiteName(options?.name);
-    const token = getSuiteOptionsToken(name);
-    const extra: Provider[] = [];
-    let optionsProvider: Provider;
-    if (options.useFactory) {
-      optionsProvider = { provide: token, useFactory: options.useFactory as (...args: unknown[]) => unknown, inject: options.inject ?? [] };
-    } else if (options.useClass || options.useExisting) {
-      const factoryClass = (options.useClass ?? options.useExisting)!;
-      if (options.useClass) extra.push({ provide: options.useClass, useClass: options.useClass });
-      optionsProvider = { provide: token, useFactory: (factory: WeComSuiteOptionsFactory) => factory.createWeComSuiteOptions(), inject: [factoryClass] };
-    } else {
-      throw new WeComConfigError(`WeComSuiteModule: forRootAsync of suite '${name}' needs useFactory, useClass or useExisting`);
-    }
-    return WeComSuiteModule.assemble(name, options.isGlobal, options.imports ?? [], optionsProvider, ...extra);
+    const providers = asyncOptionsProviders(
+      getSuiteOptionsToken(name),
+      options,
+      (factory: WeComSuiteOptionsFactory) => factory.createWeComSuiteOptions(),
+      () => new WeComConfigError(`WeComSuiteModule: forRootAsync of suite '${name}' needs useFactory, useClass or useExisting`),
+    );
+    return WeComSuiteModule.assemble(name, options.isGlobal, options.imports ?? [], ...providers);
   }
 
   private static assemble(name: string, isGlobal: boolean | undefined, imports: DynamicModule['imports'], ...optionProviders: Provider[]): DynamicModule {
