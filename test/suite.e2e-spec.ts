@@ -133,6 +133,21 @@ describe('WeComSuiteModule against the simulator', () => {
     expect(sim.calls('/cgi-bin/service/get_corp_token')).toBe(2);
   });
 
+  it('suiteClient attaches suite_access_token (never access_token) and replaces it once on 40082', async () => {
+    await deliver('suite_ticket');
+    const { corpId } = await deliver('create_auth');
+    const code = codes.codes.get(corpId!)!;
+    const first = await suite.suiteClient.post<{ access_token: string }>('/cgi-bin/service/get_corp_token', { auth_corpid: corpId, permanent_code: code });
+    expect(first.access_token).toEqual(expect.any(String));
+    const sent = sim.requests.filter((r) => r.path === '/cgi-bin/service/get_corp_token').map((r) => r.query);
+    expect(sent[0]).toHaveProperty('suite_access_token', await suite.getSuiteToken());
+    expect(sent[0]).not.toHaveProperty('access_token');
+    sim.revokeSuiteTokens();
+    await expect(suite.suiteClient.post('/cgi-bin/service/get_corp_token', { auth_corpid: corpId, permanent_code: code })).resolves.toMatchObject({ access_token: expect.any(String) });
+    expect(sim.calls('/cgi-bin/service/get_suite_token')).toBe(2);
+    expect(sim.calls('/cgi-bin/service/get_corp_token')).toBe(3);
+  });
+
   it('cancel_auth: permanentCodes.delete, the corp is marked in the shared cache, getCorpToken rejects without a request, forever', async () => {
     await deliver('suite_ticket');
     const { corpId } = await deliver('create_auth');
