@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { TokenLock } from './interfaces/token-lock.interface.js';
 import { describeError } from './bounded.js';
+import { loadOptionalPeer } from './optional-peer.js';
 import { fingerprint } from './redaction.js';
 import type { AtomicTokenInvalidation, TokenInvalidationFeed } from './token-store.js';
 
@@ -299,8 +300,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     let redis: { createClient(options: object): unknown };
     try {
       // Loaded here, not at the top: applications without Redis never load it.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      redis = require('@redis/client') as typeof redis;
+      redis = loadOptionalPeer('@redis/client') as typeof redis;
     } catch {
       throw new Error('RedisTokenLock({ url }) needs the package @redis/client (npm install @redis/client), or pass { client }');
     }

@@ -107,3 +107,15 @@ export function lockUnavailableMessage(ref: AppRef, error: string): string {
 export function rateLimitedMessage(ref: AppRef, pauseMs: number): string {
   return `gettoken hit WeCom's frequency limit (45009) for ${subject(ref)}; no gettoken for ${Math.round(pauseMs / 1000)} s. Check for a token cache that is not shared or a loop calling gettoken`;
 }
+
+/** Both builds of the package were loaded into one process (see single-copy.ts). */
+export function bothBuildsLoadedMessage(first: string, second: string): string {
+  return (
+    `nestjs-wecom-token is loaded twice in this process: its ${first} build first, then its ${second} build ` +
+    `(CommonJS through require(), ES module through import). Each build has its own copy of every class, so a module, ` +
+    `service or injection token from one does not match the other (Nest cannot resolve AccessTokenService, WeComClient, …). ` +
+    `Load it one way only: import it everywhere in an ES-module application (including ESM test runners: vitest, jest with ` +
+    `--experimental-vm-modules), or require it everywhere in a CommonJS one; look for a require('nestjs-wecom-token') ` +
+    `or a CommonJS setup file beside the imports`
+  );
+}

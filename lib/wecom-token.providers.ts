@@ -11,6 +11,7 @@ import { AccessTokenService } from './access-token.service.js';
 import { WeComConfigError } from './errors/wecom-config.error.js';
 import { AccessTokenInterceptor } from './http/access-token.interceptor.js';
 import { WeComClient } from './http/wecom.client.js';
+import { loadOptionalPeer } from './optional-peer.js';
 import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.interface.js';
 import type { TimeoutRegistry } from './refresh-schedule.js';
 import { resolveConfig, WeComTokenConfig } from './wecom-token.config.js';
@@ -41,8 +42,7 @@ function assertRegisteredOnce(modules: ModulesContainer, name: string): void {
  */
 function schedulerRegistryClass(): (abstract new (...args: never[]) => TimeoutRegistry) | undefined {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('@nestjs/schedule') as { SchedulerRegistry?: abstract new (...args: never[]) => TimeoutRegistry }).SchedulerRegistry;
+    return (loadOptionalPeer('@nestjs/schedule') as { SchedulerRegistry?: abstract new (...args: never[]) => TimeoutRegistry }).SchedulerRegistry;
   } catch {
     return undefined;
   }
