@@ -115,7 +115,7 @@ export function bothBuildsLoadedMessage(first: string, second: string): string {
     `(CommonJS through require(), ES module through import). Each build has its own copy of every class, so a module, ` +
     `service or injection token from one does not match the other (Nest cannot resolve AccessTokenService, WeComClient, …). ` +
     `Load it one way only: import it everywhere in an ES-module application (including ESM test runners: vitest, jest with ` +
-    `--experimental-vm-modules), or require it everywhere in a CommonJS one; look for a require('nestjs-wecom-token') ` +
+    `--experimental-vm-modules), or require it everywhere in a CommonJS one; look for a require() of nestjs-wecom-token ` +
     `or a CommonJS setup file beside the imports`
   );
 }
