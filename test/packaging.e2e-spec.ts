@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } fro
 import { join, relative, sep } from 'node:path';
 import * as ts from 'typescript';
 import { CONSUMERS, dryRunPack, PackedFile, PackedTarball, PACKAGE_NAME, packTarball, prepareConsumer, ROOT, runOk } from './support/npm-package';
+import { nodeRuntimes } from './support/runtimes';
 
 const MINUTE = 60_000;
 
@@ -200,7 +201,7 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
   }
 
   /** Load every entry point in a real Node process started in `dir`: by `require`, by `import`, or both in that order. */
-  async function load(dir: string, order: ReadonlyArray<'require' | 'import'>): Promise<Loading> {
+  async function load(dir: string, order: ReadonlyArray<'require' | 'import'>, node = process.execPath): Promise<Loading> {
     const script = `
       import { createRequire } from 'node:module';
       import { fileURLToPath } from 'node:url';
@@ -232,7 +233,7 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
       // Warnings are emitted on a later tick.
       await new Promise((resolve) => setTimeout(resolve, 50));
       console.log(JSON.stringify({ entries, warnings, deep, packageJson }));`;
-    const { stdout, stderr } = await runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, timeoutMs: MINUTE });
+    const { stdout, stderr } = await runOk(node, ['--input-type=module', '-e', script], { cwd: dir, timeoutMs: MINUTE });
     return { ...JSON.parse(stdout.trim().split('\n').pop()!), stderr };
   }
 
@@ -275,6 +276,17 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     expect(warning!.message).toMatch(/Load it one way only: import it everywhere .*, or require it everywhere/);
     expect(loading.stderr.split(`[${DUAL_PACKAGE_WARNING}]`)).toHaveLength(2);
   });
+
+  it.each([20, 22, 24])('on Node %s with NestJS 12: require and import each load their own build, both together warn once', async (major) => {
+    const runtime = (await nodeRuntimes([major])).get(major)!;
+    const node = join(runtime.binDir, 'node');
+    const installed = realpathSync(join(nest12, 'node_modules', PACKAGE_NAME));
+    const [required, imported, both] = [await load(nest12, ['require'], node), await load(nest12, ['import'], node), await load(nest12, ['require', 'import'], node)];
+    expect(required.entries[PACKAGE_NAME]!.required).toBe(join(installed, 'dist/index.js'));
+    expect(imported.entries[PACKAGE_NAME]!.imported).toBe(join(installed, 'dist/esm/index.js'));
+    expect([required.warnings, imported.warnings]).toEqual([[], []]);
+    expect(both.warnings.map((w) => w.code)).toEqual([DUAL_PACKAGE_WARNING]);
+  }, 10 * MINUTE);
 
   it('TypeScript resolves . and ./testing to the shipped declarations, for require and import, under every module resolution', () => {
     const installed = realpathSync(join(nest11, 'node_modules', PACKAGE_NAME));
