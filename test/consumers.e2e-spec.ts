@@ -43,7 +43,7 @@ const ROWS: Row[] = [
     build: 'CommonJS',
     nodes: [24],
     redis: false,
-    note: "on Node 20/22 the starter's own tests fail without this package too (jest require()s the ESM-only NestJS 12)",
+    note: "on Node 20/22 the starter's own tests fail without this package too (jest require()s ES modules only on Node >= 24.9)",
   },
   { consumer: 'nest12-esm', label: 'NestJS 12 ES-module starter (vitest 4, TypeScript 6)', runner: 'vitest', build: 'ES-module', nodes: [20, 22, 24], redis: true },
   { consumer: 'nest11-cjs', label: 'NestJS 11 starter (jest 30, ts-jest, CommonJS)', runner: 'jest', build: 'CommonJS', nodes: [20, 22, 24], redis: true },
