@@ -1,3 +1,4 @@
+import './single-copy.js';
 export * from './app/wecom-token.module.js';
 export * from './app/access-token.service.js';
 export * from './http/access-token.interceptor.js';

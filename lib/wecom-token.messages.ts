@@ -152,3 +152,15 @@ export function noAgentIdMessage(app: string): string {
 export function htmlEscapedUrlMessage(app: string): string {
   return `app '${app}': the URL to sign contains HTML character references such as '&amp;'; the page signs location.href, which has a plain '&': unescape the URL before signing, or the page will see "invalid signature"`;
 }
+
+/** Both builds of the package were loaded into one process (see single-copy.ts). */
+export function bothBuildsLoadedMessage(first: string, second: string): string {
+  return (
+    `nestjs-wecom-token is loaded twice in this process: its ${first} build first, then its ${second} build ` +
+    `(CommonJS through require(), ES module through import). Each build has its own copy of every class, so a module, ` +
+    `service or injection token from one does not match the other (Nest cannot resolve AccessTokenService, WeComClient, …). ` +
+    `Load it one way only: import it everywhere in an ES-module application (including ESM test runners: vitest, jest with ` +
+    `--experimental-vm-modules), or require it everywhere in a CommonJS one; look for a require() of nestjs-wecom-token ` +
+    `or a CommonJS setup file beside the imports`
+  );
+}

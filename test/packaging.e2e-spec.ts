@@ -1,13 +1,16 @@
 /**
  * The package manifest, checked against what npm publishes and what Node and TypeScript make of it: every bare
- * import of dist/ is declared, the exports map resolves for require and import with types, the tarball holds only
- * the built files, and the declarations compile on the lowest TypeScript the README promises.
+ * import of dist/ is declared, the exports map sends require to the CommonJS build (dist/) and import to the
+ * ES-module build (dist/esm/), both with the one set of declarations in dist/, a process that loads both builds is
+ * told so once, the tarball holds only the built files, and the declarations compile on the lowest TypeScript the
+ * README promises.
  */
 import { builtinModules } from 'node:module';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import * as ts from 'typescript';
 import { CONSUMERS, dryRunPack, PackedFile, PackedTarball, PACKAGE_NAME, packTarball, prepareConsumer, ROOT, runOk } from './support/npm-package';
+import { nodeRuntimes } from './support/runtimes';
 
 const MINUTE = 60_000;
 
@@ -23,6 +26,22 @@ interface Manifest {
 }
 
 const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Manifest;
+
+/**
+ * Every entry point: its subpath and its module under dist/ (dist/X.js CommonJS, dist/esm/X.js ES module,
+ * dist/X.d.ts for both). A new subpath export is one more line here, beside its entry in package.json.
+ */
+const ENTRIES: ReadonlyArray<readonly [subpath: string, module: string]> = [
+  ['.', 'index'],
+  ['./testing', 'testing/index'],
+  ['./health', 'health/index'],
+];
+
+/** `nestjs-wecom-token`, `nestjs-wecom-token/testing`, … */
+const specifierOf = (subpath: string) => (subpath === '.' ? PACKAGE_NAME : `${PACKAGE_NAME}/${subpath.slice(2)}`);
+
+/** The warning a process gets when it loads both builds (lib/single-copy.ts). */
+const DUAL_PACKAGE_WARNING = 'NESTJS_WECOM_TOKEN_CJS_AND_ESM';
 
 /** Every file under dir, relative to ROOT with forward slashes. */
 function walk(dir: string): string[] {
@@ -82,37 +101,56 @@ describe('package manifest', () => {
     for (const file of distFiles.filter((f) => f.endsWith('.js'))) {
       const source = readFileSync(join(ROOT, file), 'utf8');
       for (const name of optional) {
-        if (subpathOf[name] && file.startsWith(subpathOf[name]!)) continue;
-        // A top-level `require("…")` of an optional peer (TypeScript's emit of a static import) would fail to load.
-        expect({ file, topLevel: new RegExp(`^(const|var|let) .*= require\\(["']${name.replace('/', '\\/')}["']\\)`, 'm').test(source) }).toEqual({ file, topLevel: false });
+        if (subpathOf[name] && file.replace(/^dist\/esm\//, 'dist/').startsWith(subpathOf[name]!)) continue;
+        // A top-level `require("…")` or static `import` of an optional peer (TypeScript's emit of a static import)
+        // would fail to load without it.
+        const quoted = `["']${name.replace('/', '\\/')}["']`;
+        const topLevel = new RegExp(`^(const|var|let) .*= require\\(${quoted}\\)|^import .*from ${quoted}|^import ${quoted}`, 'm').test(source);
+        expect({ file, topLevel }).toEqual({ file, topLevel: false });
       }
     }
   });
 
-  it('npm pack lists only the built JS and declarations, README.md, LICENSE and package.json', async () => {
+  it('npm pack lists only the two builds, their declarations, README.md, LICENSE and package.json', async () => {
     const files: PackedFile[] = await dryRunPack();
     const paths = files.map((f) => f.path).sort();
-    const unexpected = paths.filter((p) => !/^dist\/.+\.(js|d\.ts)$/.test(p) && !['README.md', 'LICENSE', 'package.json'].includes(p));
+    const unexpected = paths.filter((p) => !/^dist\/.+\.(js|d\.ts)$/.test(p) && !['README.md', 'LICENSE', 'package.json', 'dist/esm/package.json'].includes(p));
     expect(unexpected).toEqual([]);
-    expect(paths.filter((p) => /\.(spec|e2e-spec|test)\.|\.map$|\.tsbuildinfo$|^(lib|test|sample|bench)\//.test(p))).toEqual([]);
-    expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/testing/index.js', 'dist/testing/index.d.ts']));
-    // Every built module ships with its declarations, and everything built (minus specs) ships.
-    for (const js of paths.filter((p) => p.endsWith('.js'))) expect(paths).toContain(js.replace(/\.js$/, '.d.ts'));
-    const built = distFiles.filter((f) => /\.(js|d\.ts)$/.test(f) && !/\.spec\./.test(f));
+    expect(paths.filter((p) => /\.(spec|e2e-spec|test)\.|\.map$|\.tsbuildinfo$|^(lib|test|sample|bench|scripts)\//.test(p))).toEqual([]);
+    const entries = ENTRIES.flatMap(([, module]) => [`dist/${module}.js`, `dist/esm/${module}.js`, `dist/${module}.d.ts`]);
+    expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/esm/package.json', ...entries]));
+    // One set of declarations: none in the ES-module build, ...
+    expect(paths.filter((p) => p.startsWith('dist/esm/') && p.endsWith('.d.ts'))).toEqual([]);
+    // ... every module of either build ships with its declarations, and the two builds hold the same modules.
+    const cjs = paths.filter((p) => p.endsWith('.js') && !p.startsWith('dist/esm/'));
+    const esm = paths.filter((p) => p.startsWith('dist/esm/') && p.endsWith('.js'));
+    for (const js of cjs) expect(paths).toContain(js.replace(/\.js$/, '.d.ts'));
+    expect(esm.map((p) => p.replace(/^dist\/esm\//, 'dist/'))).toEqual(cjs);
+    // Everything built (minus specs) ships.
+    const built = distFiles.filter((f) => /\.(js|d\.ts)$|^dist\/esm\/package\.json$/.test(f) && !/\.spec\./.test(f));
     expect(paths.filter((p) => p.startsWith('dist/'))).toEqual(built.sort());
+  });
+
+  it('dist/ is CommonJS and dist/esm/ is ES modules, as Node decides by the nearest package.json', () => {
+    expect(JSON.parse(readFileSync(join(ROOT, 'dist', 'esm', 'package.json'), 'utf8'))).toEqual({ type: 'module' });
+    expect(manifest).not.toHaveProperty('type');
+    for (const file of distFiles.filter((f) => f.endsWith('.js'))) {
+      const source = readFileSync(join(ROOT, file), 'utf8');
+      const format = /^Object\.defineProperty\(exports, "__esModule"/m.test(source) ? 'CommonJS' : /^(import|export) /m.test(source) ? 'ES module' : 'unknown';
+      expect({ file, format }).toEqual({ file, format: file.startsWith('dist/esm/') ? 'ES module' : 'CommonJS' });
+    }
   });
 
   it('package.json points main, types, exports and typesVersions at shipped files', () => {
     expect(manifest.name).toBe(PACKAGE_NAME);
     expect(manifest.main).toBe('./dist/index.js');
     expect(manifest.types).toBe('./dist/index.d.ts');
-    expect(manifest.exports).toEqual({
-      '.': { types: './dist/index.d.ts', default: './dist/index.js' },
-      './testing': { types: './dist/testing/index.d.ts', default: './dist/testing/index.js' },
-      './health': { types: './dist/health/index.d.ts', default: './dist/health/index.js' },
-      './package.json': './package.json',
-    });
-    expect(manifest.typesVersions).toEqual({ '*': { testing: ['./dist/testing/index.d.ts'], health: ['./dist/health/index.d.ts'] } });
+    const conditions = (module: string) => ({ types: `./dist/${module}.d.ts`, import: `./dist/esm/${module}.js`, require: `./dist/${module}.js` });
+    expect(manifest.exports).toEqual({ ...Object.fromEntries(ENTRIES.map(([subpath, module]) => [subpath, conditions(module)])), './package.json': './package.json' });
+    // TypeScript takes the first condition that matches: `types` must come before `import` and `require`.
+    for (const [subpath] of ENTRIES) expect(Object.keys(manifest.exports[subpath] as Record<string, string>)[0]).toBe('types');
+    // moduleResolution node10 knows no exports: typesVersions maps the subpaths to the same declarations.
+    expect(manifest.typesVersions).toEqual({ '*': Object.fromEntries(ENTRIES.filter(([subpath]) => subpath !== '.').map(([subpath, module]) => [subpath.slice(2), [`./dist/${module}.d.ts`]])) });
   });
 });
 
@@ -146,55 +184,113 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     packed?.remove();
   });
 
-  /** What `require` and `import()` of each entry point give in a real Node process started in `dir`. */
-  async function loadBoth(dir: string): Promise<Record<string, { required: string; requiredKeys: string[]; imported: string; importedKeys: string[]; sameObject: boolean }>> {
+  /** What one entry point gave a process: where `require` and `import` resolved it, and the names it exports. */
+  interface Loaded {
+    required?: string;
+    requiredKeys?: string[];
+    imported?: string;
+    importedKeys?: string[];
+    /** Loaded both ways: whether `require` and `import` gave the same classes. */
+    sameClasses?: boolean;
+  }
+
+  /** What a real Node process started in `dir` got: each entry point loaded in `order`, then the warnings it was given. */
+  interface Loading {
+    entries: Record<string, Loaded>;
+    warnings: Array<{ name: string; code?: string; message: string }>;
+    /** stderr, where Node prints the warnings itself. */
+    stderr: string;
+    deep: string;
+    packageJson: string;
+  }
+
+  /** Load every entry point in a real Node process started in `dir`: by `require`, by `import`, or both in that order. */
+  async function load(dir: string, order: ReadonlyArray<'require' | 'import'>, node = process.execPath): Promise<Loading> {
     const script = `
       import { createRequire } from 'node:module';
       import { fileURLToPath } from 'node:url';
       import { realpathSync } from 'node:fs';
+      const warnings = [];
+      process.on('warning', (w) => warnings.push({ name: w.name, code: w.code, message: w.message }));
       const require = createRequire(process.cwd() + '/');
-      const out = {};
-      for (const id of ['${PACKAGE_NAME}', '${PACKAGE_NAME}/testing']) {
-        const cjs = require(id);
-        const esm = await import(id);
-        out[id] = {
-          required: realpathSync(require.resolve(id)),
-          requiredKeys: Object.keys(cjs).sort(),
-          imported: realpathSync(fileURLToPath(import.meta.resolve(id))),
-          importedKeys: Object.keys(esm).filter((k) => k !== 'default' && k !== '__esModule').sort(),
-          sameObject: esm.default === cjs && Object.keys(cjs).every((k) => esm[k] === cjs[k]),
-        };
+      const order = ${JSON.stringify(order)};
+      const entries = {};
+      for (const id of ${JSON.stringify(ENTRIES.map(([subpath]) => specifierOf(subpath)))}) {
+        const entry = (entries[id] = {});
+        const got = {};
+        for (const how of order) {
+          if (how === 'require') {
+            got.cjs = require(id);
+            entry.required = realpathSync(require.resolve(id));
+            entry.requiredKeys = Object.keys(got.cjs).sort();
+          } else {
+            got.esm = await import(id);
+            entry.imported = realpathSync(fileURLToPath(import.meta.resolve(id)));
+            entry.importedKeys = Object.keys(got.esm).sort();
+          }
+        }
+        if (got.cjs && got.esm) entry.sameClasses = Object.keys(got.cjs).every((k) => got.esm[k] === got.cjs[k]);
       }
       let deep = 'resolved';
       try { require.resolve('${PACKAGE_NAME}/dist/index.js'); } catch (e) { deep = e.code; }
-      out.deep = deep;
-      out.packageJson = require('${PACKAGE_NAME}/package.json').name;
-      console.log(JSON.stringify(out));`;
-    const { stdout } = await runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, timeoutMs: MINUTE });
-    return JSON.parse(stdout.trim().split('\n').pop()!);
+      const packageJson = require('${PACKAGE_NAME}/package.json').name;
+      // Warnings are emitted on a later tick.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      console.log(JSON.stringify({ entries, warnings, deep, packageJson }));`;
+    const { stdout, stderr } = await runOk(node, ['--input-type=module', '-e', script], { cwd: dir, timeoutMs: MINUTE });
+    return { ...JSON.parse(stdout.trim().split('\n').pop()!), stderr };
   }
 
   it.each([
     ['NestJS 11 (CommonJS)', () => nest11],
-    ['NestJS 12 (ES modules, loaded by require(esm))', () => nest12],
-  ])('with %s installed, require and import resolve . and ./testing to the one CommonJS build', async (_label, dirOf) => {
+    ['NestJS 12 (ES modules; the CommonJS build loads it by require(esm))', () => nest12],
+  ])('with %s installed, require resolves . and ./testing to the CommonJS build and import to the ES-module build, each alone without a warning', async (_label, dirOf) => {
     const dir = dirOf();
     const installed = realpathSync(join(dir, 'node_modules', PACKAGE_NAME));
-    const result = (await loadBoth(dir)) as unknown as Record<string, unknown> & Awaited<ReturnType<typeof loadBoth>>;
-    for (const [id, target] of [[PACKAGE_NAME, 'dist/index.js'], [`${PACKAGE_NAME}/testing`, 'dist/testing/index.js']] as const) {
-      const entry = result[id]!;
-      expect(entry.required).toBe(join(installed, target));
-      expect(entry.imported).toBe(join(installed, target));
-      // Node's ESM view of the CommonJS build names every export (cjs-module-lexer sees them all) ...
-      expect(entry.importedKeys).toEqual(entry.requiredKeys);
-      // ... and they are the same objects: one copy of each class.
-      expect(entry.sameObject).toBe(true);
+    const required = await load(dir, ['require']);
+    const imported = await load(dir, ['import']);
+    for (const [subpath, module] of ENTRIES) {
+      const id = specifierOf(subpath);
+      expect(required.entries[id]!.required).toBe(join(installed, `dist/${module}.js`));
+      expect(imported.entries[id]!.imported).toBe(join(installed, `dist/esm/${module}.js`));
+      // The two builds export the same names (the one set of declarations describes both).
+      expect(imported.entries[id]!.importedKeys).toEqual(required.entries[id]!.requiredKeys);
     }
-    expect(result[PACKAGE_NAME]!.requiredKeys).toEqual(expect.arrayContaining(['WeComTokenModule', 'AccessTokenService', 'WeComClient', 'AccessTokenInterceptor', 'WeComApiError']));
-    expect(result[`${PACKAGE_NAME}/testing`]!.requiredKeys).toContain('WeComSimulator');
-    expect(result.deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
-    expect(result.packageJson).toBe(PACKAGE_NAME);
+    expect(required.entries[PACKAGE_NAME]!.requiredKeys).toEqual(expect.arrayContaining(['WeComTokenModule', 'AccessTokenService', 'WeComClient', 'AccessTokenInterceptor', 'WeComApiError', 'RedisTokenLock']));
+    expect(required.entries[`${PACKAGE_NAME}/testing`]!.requiredKeys).toContain('WeComSimulator');
+    for (const loading of [required, imported]) {
+      expect(loading.warnings).toEqual([]);
+      expect(loading.deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
+      expect(loading.packageJson).toBe(PACKAGE_NAME);
+    }
   });
+
+  it.each([
+    [['require', 'import'] as const, 'CommonJS', 'ES module'],
+    [['import', 'require'] as const, 'ES module', 'CommonJS'],
+  ])('a process that loads both builds (%j) is told once, by name, with what to change', async (order, first, second) => {
+    const loading = await load(nest12, order);
+    // Both builds really are loaded: two copies of every class, which is what the warning is about.
+    for (const [subpath] of ENTRIES) expect(loading.entries[specifierOf(subpath)]!.sameClasses).toBe(false);
+    // One warning for the whole process, though two entry points of each build were loaded.
+    expect(loading.warnings).toHaveLength(1);
+    const [warning] = loading.warnings;
+    expect(warning!.code).toBe(DUAL_PACKAGE_WARNING);
+    expect(warning!.message).toContain(`nestjs-wecom-token is loaded twice in this process: its ${first} build first, then its ${second} build`);
+    expect(warning!.message).toMatch(/Load it one way only: import it everywhere .*, or require it everywhere/);
+    expect(loading.stderr.split(`[${DUAL_PACKAGE_WARNING}]`)).toHaveLength(2);
+  });
+
+  it.each([20, 22, 24])('on Node %s with NestJS 12: require and import each load their own build, both together warn once', async (major) => {
+    const runtime = (await nodeRuntimes([major])).get(major)!;
+    const node = join(runtime.binDir, 'node');
+    const installed = realpathSync(join(nest12, 'node_modules', PACKAGE_NAME));
+    const [required, imported, both] = [await load(nest12, ['require'], node), await load(nest12, ['import'], node), await load(nest12, ['require', 'import'], node)];
+    expect(required.entries[PACKAGE_NAME]!.required).toBe(join(installed, 'dist/index.js'));
+    expect(imported.entries[PACKAGE_NAME]!.imported).toBe(join(installed, 'dist/esm/index.js'));
+    expect([required.warnings, imported.warnings]).toEqual([[], []]);
+    expect(both.warnings.map((w) => w.code)).toEqual([DUAL_PACKAGE_WARNING]);
+  }, 10 * MINUTE);
 
   it('TypeScript resolves . and ./testing to the shipped declarations, for require and import, under every module resolution', () => {
     const installed = realpathSync(join(nest11, 'node_modules', PACKAGE_NAME));

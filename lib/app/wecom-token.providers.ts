@@ -17,6 +17,7 @@ import { resolveConfig, WeComTokenConfig } from '../wecom-token.config.js';
 import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
 import { duplicateAppMessage, onDemandRefreshMessage } from '../wecom-token.messages.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
+import { loadOptionalPeer } from '../optional-peer.js';
 import { createWeComEventsBridgeProvider } from '../observability/events.js';
 import { WeComMetricsRecorder } from '../observability/metrics.js';
 import { getAccessTokenInterceptorName, getAccessTokenServiceName, getJsapiTicketServiceName, getWeComClientName, getWeComConfigToken, getWeComOptionsToken } from './wecom-token.tokens.js';
@@ -44,8 +45,7 @@ function assertRegisteredOnce(modules: ModulesContainer, name: string): void {
  */
 function schedulerRegistryClass(): (abstract new (...args: never[]) => TimeoutRegistry) | undefined {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('@nestjs/schedule') as { SchedulerRegistry?: abstract new (...args: never[]) => TimeoutRegistry }).SchedulerRegistry;
+    return (loadOptionalPeer('@nestjs/schedule') as { SchedulerRegistry?: abstract new (...args: never[]) => TimeoutRegistry }).SchedulerRegistry;
   } catch {
     return undefined;
   }

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { bounded, describeError } from '../bounded.js';
-import { loadOptionalPeer } from '../observability/optional-peer.js';
+import { loadIfInstalled as loadOptionalPeer } from '../optional-peer-if-installed.js';
 import { RedisTokenLock } from '../redis/redis-token-lock.js';
 import { redisUrlWithoutPassword } from '../redaction.js';
 import { ipFromErrmsg } from '../wecom-token.messages.js';

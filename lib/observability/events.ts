@@ -16,7 +16,7 @@ import { Logger, OnApplicationBootstrap, OnApplicationShutdown, Provider } from 
 import { describeError } from '../bounded.js';
 import { FETCH_CHANNEL, REFRESH_FAILED_CHANNEL, REJECTED_CHANNEL } from './diagnostics.js';
 import type { CredentialFetchEvent, CredentialRefreshFailedEvent, CredentialRejectedEvent } from './diagnostics.js';
-import { loadOptionalPeer } from './optional-peer.js';
+import { loadIfInstalled as loadOptionalPeer } from '../optional-peer-if-installed.js';
 
 /** Event names on the application's `EventEmitter2`. */
 export const WECOM_FETCH_EVENT = 'wecom.credential.fetch';

@@ -21,7 +21,7 @@ import {
   type CredentialRefreshFailedEvent,
   type CredentialRejectedEvent,
 } from './diagnostics.js';
-import { loadOptionalPeer } from './optional-peer.js';
+import { loadIfInstalled as loadOptionalPeer } from '../optional-peer-if-installed.js';
 
 /** Name of the meter the module records on. */
 export const METER_NAME = 'nestjs-wecom-token';
@@ -100,7 +100,7 @@ export function startMetrics(options: StartMetricsOptions = {}): () => void {
   if (!provider) return () => undefined;
   let subscription = subscriptions.get(provider);
   if (!subscription) {
-    subscription = { refs: 0, stop: subscribe(provider.getMeter(METER_NAME, packageVersion())) };
+    subscription = { refs: 0, stop: subscribe(provider.getMeter(METER_NAME)) };
     subscriptions.set(provider, subscription);
   }
   subscription.refs += 1;
@@ -128,15 +128,6 @@ function globalMeterProvider(): WeComMeterProvider | undefined {
   return api?.metrics.getMeterProvider();
 }
 
-/** The package's version for the meter's scope, or undefined when package.json cannot be read. */
-function packageVersion(): string | undefined {
-  try {
-    // SWAP-ME with the optional-peer helper: lib/observability and dist/observability both sit two levels below it.
-    return loadOptionalPeer<{ version?: string }>('../../package.json')?.version;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Subscribe the instruments of `meter` to the channels; returns the unsubscription. */
 function subscribe(meter: WeComMeter): () => void {

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { inspect } from 'node:util';
 import type { TokenLock } from '../interfaces/token-lock.interface.js';
 import { bounded, describeError } from '../bounded.js';
+import { loadOptionalPeer } from '../optional-peer.js';
 import { fingerprint, redisUrlWithoutPassword } from '../redaction.js';
 import type { AtomicTokenInvalidation, TokenInvalidationFeed } from '../engine/token-store.js';
 
@@ -353,8 +354,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     let redis: { createClient(options: object): unknown };
     try {
       // Loaded here, not at the top: applications without Redis never load it.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      redis = require('@redis/client') as typeof redis;
+      redis = loadOptionalPeer('@redis/client') as typeof redis;
     } catch {
       throw new Error('RedisTokenLock({ url }) needs the package @redis/client (npm install @redis/client), or pass { client }');
     }

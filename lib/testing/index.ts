@@ -1,1 +1,2 @@
+import '../single-copy.js';
 export * from './wecom-simulator.js';

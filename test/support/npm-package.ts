@@ -109,10 +109,12 @@ export interface PackedTarball {
   remove(): void;
 }
 
-/** The built dist/ must exist: `npm test` builds before jest runs. */
+/** Both builds must exist (dist/ and dist/esm/): `npm test` builds before jest runs. */
 export function assertBuilt(): void {
-  if (!existsSync(join(ROOT, 'dist', 'index.js')) || !existsSync(join(ROOT, 'dist', 'testing', 'index.js'))) {
-    throw new Error('dist/ is not built: run `npm test` (it builds first) or `npm run build` before jest');
+  const entries = ['index.js', 'testing/index.js', 'esm/index.js', 'esm/testing/index.js', 'esm/package.json'];
+  const missing = entries.filter((entry) => !existsSync(join(ROOT, 'dist', entry)));
+  if (missing.length) {
+    throw new Error(`dist/ is not built (no ${missing.map((m) => `dist/${m}`).join(', ')}): run \`npm test\` (it builds first) or \`npm run build\` before jest`);
   }
 }
 

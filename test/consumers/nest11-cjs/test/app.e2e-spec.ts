@@ -1,6 +1,6 @@
 /**
- * A NestJS 11 CommonJS application using nestjs-wecom-token exactly as npm installs it from the tarball, against the
- * WeCom simulator shipped in the package (nestjs-wecom-token/testing).
+ * The NestJS 11 starter (CommonJS, jest 30 + ts-jest) using nestjs-wecom-token exactly as npm installs it from the
+ * tarball, against the WeCom simulator shipped in the package (nestjs-wecom-token/testing).
  */
 import 'reflect-metadata';
 import { realpathSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { REDIS_URL, redisReachable } from './redis-probe';
 
 const CI = process.env.CI === 'true';
 
-describe('NestJS 11 CommonJS application', () => {
+describe('NestJS 11 starter (CommonJS, jest)', () => {
   let sim: WeComSimulator;
   const opened: INestApplicationContext[] = [];
 
@@ -52,10 +52,12 @@ describe('NestJS 11 CommonJS application', () => {
     await sim.close();
   });
 
-  it('loads the package from the installed tarball, as CommonJS', () => {
+  it(`loads the package from the installed tarball, its CommonJS build only (Node ${process.versions.node})`, () => {
     const entry = realpathSync(require.resolve('nestjs-wecom-token'));
     expect(entry).toMatch(/[\\/]node_modules[\\/]nestjs-wecom-token[\\/]dist[\\/]index\.js$/);
     expect(realpathSync(require.resolve('nestjs-wecom-token/testing'))).toMatch(/[\\/]node_modules[\\/]nestjs-wecom-token[\\/]dist[\\/]testing[\\/]index\.js$/);
+    // Each build records itself when loaded: one build in this process, so one copy of every class.
+    expect((globalThis as Record<symbol, { systems?: string[] } | undefined>)[Symbol.for('nestjs-wecom-token.loaded')]?.systems).toEqual(['CommonJS']);
   });
 
   it('forRoot: getToken fetches once, then serves the held token', async () => {

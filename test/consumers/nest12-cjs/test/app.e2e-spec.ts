@@ -1,0 +1,98 @@
+/**
+ * The NestJS 12 default starter (CommonJS, jest 30 run with --experimental-vm-modules, ts-jest, TypeScript 6) using
+ * nestjs-wecom-token exactly as npm installs it from the tarball, against the WeCom simulator shipped in the package
+ * (nestjs-wecom-token/testing).
+ */
+import 'reflect-metadata';
+import { realpathSync } from 'node:fs';
+import type { INestApplicationContext } from '@nestjs/common';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { AccessTokenService, getAccessTokenServiceToken, WeComClient, WeComTokenModule } from 'nestjs-wecom-token';
+import { WeComSimulator } from 'nestjs-wecom-token/testing';
+import { AppModule } from '../src/app.module';
+import { DirectoryService } from '../src/directory.service';
+
+describe('NestJS 12 default starter (CommonJS, jest)', () => {
+  let sim: WeComSimulator;
+  const opened: INestApplicationContext[] = [];
+
+  async function boot(imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>): Promise<INestApplicationContext> {
+    const moduleRef = await Test.createTestingModule({ imports }).compile();
+    const app = await moduleRef.init();
+    opened.push(app);
+    return app;
+  }
+
+  beforeAll(async () => {
+    sim = await WeComSimulator.start({
+      corpId: `wwconsumer12c${process.pid}`,
+      apps: [
+        { name: 'default', secret: 'consumer-secret-default-0123456789', agentId: 1000002, kind: 'app' },
+        { name: 'contacts', secret: 'consumer-secret-contacts-0123456789', kind: 'contacts' },
+      ],
+    });
+    process.env.WECOM_CORP_ID = sim.corpId;
+    process.env.WECOM_SECRET = sim.secretOf('default');
+    process.env.WECOM_CONTACTS_SECRET = sim.secretOf('contacts');
+    process.env.WECOM_BASE_URL = sim.baseUrl;
+  });
+
+  afterEach(async () => {
+    while (opened.length) await opened.pop()!.close();
+  });
+
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  it(`loads the package from the installed tarball, its CommonJS build only (Node ${process.versions.node})`, () => {
+    const entry = realpathSync(require.resolve('nestjs-wecom-token'));
+    expect(entry).toMatch(/[\\/]node_modules[\\/]nestjs-wecom-token[\\/]dist[\\/]index\.js$/);
+    expect(realpathSync(require.resolve('nestjs-wecom-token/testing'))).toMatch(/[\\/]node_modules[\\/]nestjs-wecom-token[\\/]dist[\\/]testing[\\/]index\.js$/);
+    // Each build records itself when loaded: one build in this process, so one copy of every class.
+    expect((globalThis as Record<symbol, { systems?: string[] } | undefined>)[Symbol.for('nestjs-wecom-token.loaded')]?.systems).toEqual(['CommonJS']);
+  });
+
+  it('forRoot: getToken fetches once, then serves the held token', async () => {
+    const app = await boot([WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl })]);
+    const before = sim.gettokenCalls('default');
+    const tokens = app.get(AccessTokenService);
+    expect(tokens).toBeInstanceOf(AccessTokenService);
+    const token = await tokens.getToken();
+    expect(token).toBe(sim.currentToken());
+    expect(await tokens.getToken()).toBe(token);
+    expect(sim.gettokenCalls('default')).toBe(before + 1);
+  });
+
+  it('with ScheduleModule.forRoot(), the refresh timer is registered in the application\'s SchedulerRegistry', async () => {
+    const app = await boot([ScheduleModule.forRoot(), WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl })]);
+    const tokens = app.get(AccessTokenService);
+    expect(tokens.backgroundRefreshActive).toBe(true);
+    await tokens.getToken();
+    expect(app.get(SchedulerRegistry).getTimeouts()).toContain('WeComTokenRefresh(default)');
+  });
+
+  it('forRootAsync with @nestjs/config: a WeComClient call, replayed once after the token is revoked', async () => {
+    const app = await boot([AppModule]);
+    const directory = app.get(DirectoryService);
+
+    expect((await directory.user('zhangsan')).name).toBe('张三');
+    const fetched = sim.gettokenCalls('default');
+    expect(sim.revokeTokens('default')).toHaveLength(1);
+    expect((await directory.user('zhangsan')).name).toBe('张三');
+    expect(sim.gettokenCalls('default')).toBe(fetched + 1);
+    expect(app.get(WeComClient)).toBeInstanceOf(WeComClient);
+  });
+
+  it('a named app lives beside the default one, with its own token', async () => {
+    const app = await boot([AppModule]);
+    const directory = app.get(DirectoryService);
+    expect(await directory.departmentNames()).toContain('广州研发中心');
+    const contacts = app.get<AccessTokenService>(getAccessTokenServiceToken('contacts'));
+    expect(contacts).toBe(directory.contactsTokens);
+    expect(contacts.appName).toBe('contacts');
+    expect(await contacts.getToken()).toBe(sim.currentToken('contacts'));
+    expect(await app.get(AccessTokenService).getToken()).not.toBe(await contacts.getToken());
+  });
+});
