@@ -73,16 +73,6 @@ export function missingAsyncFactoryMessage(app: string): string {
   return `WeComTokenModule.forRootAsync for app '${app}' needs useFactory, useClass or useExisting`;
 }
 
-/** A refresh failed but the held token is still valid, so it stays in service. */
-export function refreshFailedKeepingMessage(ref: AppRef, error: string, maskedToken: string, validForMs: number): string {
-  return `refresh failed for ${subject(ref)}; keeping ${maskedToken}, valid for ${Math.round(validForMs / 1000)} s more: ${error}`;
-}
-
-/** A token was fetched. */
-export function tokenFetchedMessage(ref: AppRef, maskedToken: string, expiresAt: number): string {
-  return `fetched access_token ${maskedToken} for ${subject(ref)}, expires at ${new Date(expiresAt).toISOString()}`;
-}
-
 /** Background refresh is on, but the application has no ScheduleModule to set its timer. */
 export function onDemandRefreshMessage(app: string): string {
   return `app '${app}': no ScheduleModule.forRoot() in the application, tokens are refreshed on demand`;
@@ -101,11 +91,6 @@ export function cacheRecoveredMessage(ref: AppRef): string {
 /** The lock stopped answering in time. */
 export function lockUnavailableMessage(ref: AppRef, error: string): string {
   return `token lock unavailable for ${subject(ref)} (${error}); coordinating within this process only until it answers again`;
-}
-
-/** WeCom's frequency limit was hit on gettoken. */
-export function rateLimitedMessage(ref: AppRef, pauseMs: number): string {
-  return `gettoken hit WeCom's frequency limit (45009) for ${subject(ref)}; no gettoken for ${Math.round(pauseMs / 1000)} s. Check for a token cache that is not shared or a loop calling gettoken`;
 }
 
 /** The fetch budget of a credential is spent. */
