@@ -8,7 +8,7 @@ import { CacheModule } from '@nestjs/cache-manager';
 import { ScheduleModule } from '@nestjs/schedule';
 import { createCache } from 'cache-manager';
 import { inspect } from 'node:util';
-import { AccessTokenService, TokenLock, WeComConfigError, WeComTokenModule, WeComTransportError } from '../lib';
+import { AccessTokenService, TokenLock, WeComConfigError, WeComShutdownError, WeComTokenModule, WeComTransportError } from '../lib';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext } from './support/app';
 import { CapturingLogger, expectNoneOf } from './support/capture';
@@ -257,7 +257,7 @@ describe('limits', () => {
         await app!.close();
         app = undefined;
         const error = await pending;
-        expect(error).toBeInstanceOf(Error);
+        expect(error).toBeInstanceOf(WeComShutdownError);
         expect((error as Error).message).toMatch(/shutting down/);
         await new Promise((r) => setTimeout(r, 1_100));
         const key = `wecom:v1:${sim.corpId}:${require('node:crypto').createHash('sha256').update(sim.secretOf()).digest('hex').slice(0, 16)}:access_token`;

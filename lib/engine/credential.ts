@@ -7,11 +7,12 @@
 import { Logger } from '@nestjs/common';
 import { inspect } from 'node:util';
 import { backoffMs, describeError, sleep } from '../bounded.js';
+import { WeComShutdownError } from '../errors/wecom-shutdown.error.js';
 import type { TokenEntry } from '../interfaces/token-entry.interface.js';
 import { publishFetch, publishRefreshFailed } from '../observability/diagnostics.js';
 import { fingerprint, maskToken } from '../redaction.js';
 import { REJECTED_TOKENS_REMEMBERED } from '../wecom-token.constants.js';
-import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage, shutDownMessage } from '../wecom-token.messages.js';
+import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage } from '../wecom-token.messages.js';
 import type { CredentialSpec, FailureClass } from './credential-spec.js';
 import { FetchCoordinator } from './fetch-coordinator.js';
 import { FetchGate } from './fetch-gate.js';
@@ -37,13 +38,6 @@ export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced
   return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
 }
 
-/** Why a credential could not be had: the application is closing. */
-export class CredentialClosedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WeComShutdownError';
-  }
-}
 
 /** One credential, kept alive by the engine. */
 export class Credential {
@@ -149,7 +143,7 @@ export class Credential {
   /** Stop timers and the fleet feed, abort requests in flight; nothing is fetched or written afterwards. */
   close(): void {
     if (this.closed) return;
-    this.closing.abort(new CredentialClosedError(shutDownMessage(this.spec.ref, this.spec.kind)));
+    this.closing.abort(new WeComShutdownError(this.spec.ref, this.spec.kind));
     this.schedule.stop();
     this.stopFeed?.();
   }

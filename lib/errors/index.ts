@@ -3,3 +3,4 @@ export * from './wecom-transport.error.js';
 export * from './wecom-config.error.js';
 export * from './wecom-cooldown.error.js';
 export * from './wecom-suite-state.error.js';
+export * from './wecom-shutdown.error.js';
