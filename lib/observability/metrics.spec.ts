@@ -81,7 +81,9 @@ describe('metrics on the diagnostics channels', () => {
   });
 
   it('takes the meter when started: an SDK registered later is used from the next start on', async () => {
-    const stopBefore = startMetrics(); // no SDK yet: the API's no-op provider
+    const stopBefore = startMetrics(); // no SDK yet: the API's no-op provider, nothing subscribed for it
+    expect(activeMetricSubscriptions()).toBe(0);
+    expect(hasAnySubscriber()).toBe(false);
     const reader = registered();
     publishFetch(fetchOk);
     expect(await reader.metric('wecom.credential.fetches')).toBeUndefined();

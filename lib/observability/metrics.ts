@@ -122,10 +122,15 @@ export function activeMetricSubscriptions(): number {
   return subscriptions.size;
 }
 
-/** The global meter provider, or undefined without `@opentelemetry/api`. */
+/**
+ * The global meter provider, or undefined without `@opentelemetry/api` or without an SDK registered: the API's
+ * no-op provider records nothing, so subscribing to the channels for it would only cost every fetch a call.
+ */
 function globalMeterProvider(): WeComMeterProvider | undefined {
-  const api = loadOptionalPeer<{ metrics: { getMeterProvider(): WeComMeterProvider } }>('@opentelemetry/api');
-  return api?.metrics.getMeterProvider();
+  const api = loadOptionalPeer<{ metrics: { getMeterProvider(): WeComMeterProvider }; createNoopMeter(): WeComMeter }>('@opentelemetry/api');
+  if (!api) return undefined;
+  const provider = api.metrics.getMeterProvider();
+  return provider.getMeter(METER_NAME) === api.createNoopMeter() ? undefined : provider;
 }
 
 
