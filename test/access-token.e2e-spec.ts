@@ -96,7 +96,9 @@ describe('AccessTokenService against the simulator', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, fetchedAt + 1_050 - Date.now())));
     expect(Date.now()).toBeLessThan(expiresAt);
     expect(await tokens.getToken()).toBe(first); // served while the refresh runs off the caller's path
-    await waitFor(() => sim.gettokenCalls() === 2);
+    // The simulator counts the request before its answer reaches the service: wait for the service to hold it.
+    await waitFor(() => tokens.peek()?.token !== first);
+    expect(sim.gettokenCalls()).toBe(2);
     expect(await tokens.getToken()).not.toBe(first);
   });
 
