@@ -61,6 +61,12 @@ export interface CredentialSpec {
    * credential as `token` with its expiry, or rejects with a typed error of the module.
    */
   fetchOnce(signal: AbortSignal): Promise<TokenEntry>;
+  /**
+   * Bounds how many loads of credentials sharing it run at once (an authorised corp's: thousands of them). The
+   * whole load runs inside a slot: shared-cache read, lease, request and write, so neither WeCom nor Redis sees
+   * more than the bound. A load waiting for a slot is not yet on its deadline.
+   */
+  readonly loadLimit?: { run<T>(signal: AbortSignal, task: () => Promise<T>): Promise<T> };
   /** How a failure of `fetchOnce` is treated. */
   classify(error: unknown): FailureClass;
   /** WeCom's errcode carried by an error, if any (for channels and metrics). */

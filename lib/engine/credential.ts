@@ -199,7 +199,8 @@ export class Credential {
   /** Single flight: every caller while a load is under way shares it. */
   private load(force: boolean): Promise<Held> {
     if (this.inflight) return this.inflight;
-    const pending = this.doLoad(force).finally(() => {
+    const limit = this.spec.loadLimit;
+    const pending = (limit ? limit.run(this.closing.signal, () => this.doLoad(force)) : this.doLoad(force)).finally(() => {
       if (this.inflight === pending) this.inflight = undefined;
     });
     this.inflight = pending;
@@ -209,6 +210,7 @@ export class Credential {
   private async doLoad(force: boolean): Promise<Held> {
     if (this.closed) throw this.closing.signal.reason as Error;
     const previous = this.held;
+    const seen = this.coordinator.writesSeen;
 
     if (!force) {
       const shared = await this.store.read();
@@ -222,7 +224,7 @@ export class Credential {
     // During a cool-down, callers get its cause at once (a value another instance shared was adopted above).
     const cause = this.gate.blocked();
     if (cause) throw cause;
-    const { entry, fetched } = await this.coordinator.obtain((found) => this.isServable(found) && isNewer(found, previous));
+    const { entry, fetched } = await this.coordinator.obtain((found) => this.isServable(found) && isNewer(found, previous), seen);
     if (this.closed) throw this.closing.signal.reason as Error;
     this.backgroundRetryAt = 0;
     // WeCom handed this value out again just now: it is good, and a later rejection of it is a new one.
@@ -269,7 +271,15 @@ export class Credential {
   /** One request, within its deadline and the application's life, reported on the fetch channel. */
   private async fetchOnce(): Promise<TokenEntry> {
     const started = performance.now();
-    const signal = AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.spec.timeoutMs)]);
+    // A controller and a timer rather than AbortSignal.any/timeout: on Node 20 a timeout signal inside any() can be
+    // collected before it fires (nodejs/node#57736), and then the deadline never comes.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DOMException(`no complete answer within ${this.spec.timeoutMs} ms`, 'TimeoutError')), this.spec.timeoutMs);
+    timer.unref?.();
+    const onClose = (): void => deadline.abort(this.closing.signal.reason);
+    if (this.closed) onClose();
+    else this.closing.signal.addEventListener('abort', onClose, { once: true });
+    const signal = deadline.signal;
     const { kind, ref } = this.spec;
     try {
       const entry = await this.spec.fetchOnce(signal);
@@ -280,6 +290,9 @@ export class Credential {
       const errcode = this.spec.errcodeOf(error);
       publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'error', durationMs: performance.now() - started, ...(errcode !== undefined ? { errcode } : {}) });
       throw error;
+    } finally {
+      clearTimeout(timer);
+      this.closing.signal.removeEventListener('abort', onClose);
     }
   }
 

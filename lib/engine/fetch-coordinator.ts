@@ -43,8 +43,20 @@ export class FetchCoordinator {
   /** Wakes the instances waiting on another holder: set by a lock that hears of new entries (Redis pub/sub). */
   private wake?: () => void;
 
+  /**
+   * Announcements of new entries heard so far. A waiter compares it with the count it saw before its last read, so
+   * an announcement that arrives while it reads or takes the lock (not asleep) is not lost.
+   */
+  private writes = 0;
+
+  /** The count of announcements heard, to pass to {@link obtain} when a read of the shared entry precedes it. */
+  get writesSeen(): number {
+    return this.writes;
+  }
+
   /** Called when another instance wrote a new entry under this key: waiters read it now instead of polling on. */
   entryWritten(): void {
+    this.writes++;
     this.wake?.();
   }
 
@@ -52,7 +64,7 @@ export class FetchCoordinator {
    * A fresh entry: fetched by us under the lock, or written by the lock's holder while we waited. `good` tells
    * whether an entry found in the shared cache will do (valid, not rejected, newer than what we hold).
    */
-  async obtain(good: EntryFilter): Promise<{ entry: TokenEntry; fetched: boolean }> {
+  async obtain(good: EntryFilter, seen = this.writes): Promise<{ entry: TokenEntry; fetched: boolean }> {
     const lockKey = `${this.config.cacheKey}:lock`;
     const deadline = Date.now() + 2 * this.leaseMs;
     let pause = 20;
@@ -70,15 +82,17 @@ export class FetchCoordinator {
         }
       }
       if (Date.now() >= deadline) return { entry: await this.fetchAndShare(), fetched: true };
-      await this.pauseOrWake(Math.min(pause, Math.max(1, deadline - Date.now())));
+      await this.pauseOrWake(Math.min(pause, Math.max(1, deadline - Date.now())), seen);
       pause = Math.min(pause * 2, 250);
+      seen = this.writes;
       const found = await this.store.read();
       if (found && good(found)) return { entry: found, fetched: false };
     }
   }
 
   /** Sleep `ms`, or less when the holder's new entry is announced meanwhile. */
-  private pauseOrWake(ms: number): Promise<void> {
+  private pauseOrWake(ms: number, seen: number): Promise<void> {
+    if (this.writes !== seen) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);

@@ -1,6 +1,8 @@
 /**
- * A small counting semaphore: at most `max` credential requests of one suite in flight, whatever the number of
- * corps, so that a cold start of thousands of corps opens a bounded number of sockets (and does not trip 45033).
+ * A small counting semaphore: at most `max` corp credential loads of one suite at once (shared-cache read, lease,
+ * request, write), whatever the number of corps, so that a cold start of thousands of corps opens a bounded number
+ * of sockets, does not trip 45033, and does not flood Redis past its command bound (which would make every instance
+ * of a fleet give up on the lock and fetch for itself).
  */
 export class FetchLimit {
   private active = 0;

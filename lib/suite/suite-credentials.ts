@@ -181,12 +181,10 @@ export class SuiteCredentials {
       if (typeof permanentCode !== 'string' || permanentCode === '') {
         throw new WeComSuiteStateError(ref, CORP_TOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
       }
-      return this.limit.run(signal, () =>
-        this.withSuiteToken((suiteToken) =>
-          this.request(ref, { method: 'POST', path: CORP_TOKEN_PATH, params: { suite_access_token: suiteToken }, data: { auth_corpid: authCorpId, permanent_code: permanentCode } }, 'access_token', signal),
-        ),
+      return this.withSuiteToken((suiteToken) =>
+        this.request(ref, { method: 'POST', path: CORP_TOKEN_PATH, params: { suite_access_token: suiteToken }, data: { auth_corpid: authCorpId, permanent_code: permanentCode } }, 'access_token', signal),
       );
-    });
+    }, this.limit);
   }
 
   private async cancelledInFleet(authCorpId: string): Promise<boolean> {
@@ -207,7 +205,7 @@ export class SuiteCredentials {
     return entryFromBody(ref, req, body, field, fetchedAt);
   }
 
-  private credential(ref: AppRef, kind: CredentialSpec['kind'], cacheKey: string, fetchOnce: CredentialSpec['fetchOnce']): Credential {
+  private credential(ref: AppRef, kind: CredentialSpec['kind'], cacheKey: string, fetchOnce: CredentialSpec['fetchOnce'], loadLimit?: FetchLimit): Credential {
     return new Credential(
       {
         ...settingsOf(this.config.engine, ref),
@@ -218,6 +216,7 @@ export class SuiteCredentials {
         lock: this.lock,
         timerName: `WeComSuiteRefresh(${this.config.name}:${kind}:${ref.corpId})`,
         fetchOnce,
+        ...(loadLimit ? { loadLimit } : {}),
       },
       'SuiteService',
     );
