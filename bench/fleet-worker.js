@@ -77,14 +77,16 @@ async function main() {
       return invalidate(...args);
     };
     const pauseOrWake = coordinator.pauseOrWake.bind(coordinator);
-    coordinator.pauseOrWake = async (ms) => {
+    coordinator.pauseOrWake = async (...args) => {
       const t = nowMs();
       probe.pauses++;
       let woken = false;
       const wakeBefore = coordinator.wake;
-      const p = pauseOrWake(ms);
+      const p = pauseOrWake(...args);
       const wake = coordinator.wake;
+      // A pause that did not install a wake (it knew of the write already) counts as woken.
       if (wake !== wakeBefore) coordinator.wake = () => ((woken = true), wake());
+      else woken = true;
       await p;
       probe.pausedMs += nowMs() - t;
       if (woken) probe.woken++;
