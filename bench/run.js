@@ -5,7 +5,7 @@
  *
  *   node bench/run.js            full sizes (a few minutes on 2 cores)
  *   node bench/run.js --smoke    tiny sizes, every part, a few seconds; BENCH_SMOKE=1 does the same
- *   node bench/run.js --only=hot,herd   a subset (keys: hot, herd, interceptor, boundary, fleet, scale)
+ *   node bench/run.js --only=hot,herd   a subset (keys: hot, herd, interceptor, boundary, fleet, scale, tickets, tenants)
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -19,6 +19,8 @@ const PARTS = [
   { key: 'boundary', title: '4. refresh boundary', module: './boundary' },
   { key: 'fleet', title: '5. fleet', module: './fleet' },
   { key: 'scale', title: '6. scale', module: './scale' },
+  { key: 'tickets', title: '7. tickets', module: './tickets' },
+  { key: 'tenants', title: '8. tenants', module: './tenants' },
 ];
 
 function machine() {
