@@ -1,1 +1,136 @@
-exports.run = async () => {};
+'use strict';
+/**
+ * 8. Tenants: one suite with 10,000 authorised corps (the simulator, in a process of its own, answers every
+ * /cgi-bin/service/* request after 20 ms). In one process (forked with --expose-gc): the cold fetch of every corp's
+ * token with the module's bounded concurrency, against a hand-written pool of 16 axios workers doing the same
+ * requests; heap per idle corp against a naive Map; warm getCorpToken() round robin against the floor with as many
+ * keys. Then a fleet of 4 processes sharing Redis (RedisTokenLock) asks for every corp at once: get_corp_token
+ * calls counted by the simulator, against the number of corps. The fleet is skipped, and says why, without Redis.
+ */
+const { REDIS_URL, fmtBytes, fmtInt, fmtMs, fmtNs, fmtRatio, forkWorker, probeRedis, size } = require('./support');
+
+const SERVICE_DELAY_MS = 20;
+/** The module's bound on one suite's credential requests in flight (lib/suite: FetchLimit of 16). */
+const BOUND = 16;
+
+async function run(report) {
+  const runId = `${process.pid}x${Date.now().toString(36)}`;
+  const corps = size(10_000, 200);
+  const sim = forkWorker('sim-process.js', {
+    env: { BENCH_SIM_OPTIONS: JSON.stringify({ suites: [{ suiteId: `wwbenchsuite${runId}`, suiteSecret: `bench-suite-secret-${runId}` }] }) },
+    timeoutMs: 120_000,
+  });
+  const workers = [];
+  try {
+    const info = await sim.ready;
+    const list = await sim.call('authoriseCorps', { count: corps });
+    await sim.call('setServiceDelay', { ms: SERVICE_DELAY_MS });
+    const env = (extra = {}) => ({
+      BENCH_TENANTS: JSON.stringify({ baseUrl: info.baseUrl, corpId: info.corpId, secret: info.apps[0].secret, suite: info.suite, ...extra }),
+    });
+    const one = forkWorker('tenants-worker.js', { env: env(), execArgv: ['--expose-gc'], timeoutMs: 120_000 });
+    workers.push(one);
+    await one.ready;
+    await one.call('codes', { corps: list });
+    const ticket = await sim.call('suiteCallback', { event: 'suite_ticket' });
+    await one.call('deliver', ticket);
+    await one.call('warmUp');
+
+    // Cold: every corp at once through the module, then the same requests by a hand-written pool of 16.
+    const before = await sim.call('serviceCounters');
+    const cold = await one.call('coldAll', {}, 300_000);
+    const afterOurs = await sim.call('serviceCounters');
+    const calls = afterOurs.corpToken - before.corpToken;
+    const heap = await one.call('heap');
+    const hand = await one.call('handPool', { concurrency: BOUND }, 300_000);
+    const afterHand = await sim.call('serviceCounters');
+    const floorMs = Math.ceil(corps / BOUND) * SERVICE_DELAY_MS;
+    report.line(
+      `  ${fmtInt(corps)} corps, get_corp_token answered after ${SERVICE_DELAY_MS} ms: ours ${fmtMs(cold.ms)} (${fmtInt(calls)} calls, ` +
+        `${cold.failed} failed, ${fmtInt(cold.distinct)} distinct tokens, peak ${afterOurs.peak} requests at the simulator, ` +
+        `peak ${cold.peakSockets} TCP sockets in the process, CPU ${fmtMs(cold.cpuMs)}); hand-written pool of ${BOUND}: ${fmtMs(hand.ms)} ` +
+        `(${fmtInt(afterHand.corpToken - afterOurs.corpToken)} calls, ${hand.failed} failed, peak ${hand.peakSockets} sockets); ` +
+        `floor ${fmtInt(Math.ceil(corps / BOUND))} × ${SERVICE_DELAY_MS} ms = ${fmtMs(floorMs)}`,
+    );
+    for (const f of cold.failures) report.line(`    failure: ${f}`);
+    report.row({
+      figure: `cold fetch of ${fmtInt(corps)} corps (bounded concurrency)`,
+      ours: `${fmtMs(cold.ms)}, ${fmtInt(calls)} calls, ${cold.failed} failed, peak ${afterOurs.peak} in flight / ${cold.peakSockets} sockets`,
+      baseline: `${fmtMs(hand.ms)} hand-written pool of ${BOUND} (peak ${hand.peakSockets} sockets)`,
+      ratio: `${fmtRatio(cold.ms / hand.ms)} ours/pool`,
+      target: `0 failed, 1 call per corp, ≤ ${BOUND} in flight`,
+      met: cold.failed === 0 && calls === corps && cold.distinct === corps && afterOurs.peak <= BOUND,
+    });
+    const perCorp = heap.ours / heap.corps;
+    const naivePerCorp = heap.naive / heap.corps;
+    report.row({
+      figure: `heap per idle corp (${fmtInt(corps)} corps, after GC)`,
+      ours: fmtBytes(perCorp),
+      baseline: `${fmtBytes(naivePerCorp)} naive Map corpId → { token, expiresAt }`,
+      ratio: `${fmtRatio(perCorp / naivePerCorp)} ours/naive`,
+      target: '—',
+      met: null,
+    });
+
+    const warm = await one.call('warm', { time: size(400, 15), rounds: size(5, 1) }, 300_000);
+    const afterWarm = await sim.call('serviceCounters');
+    if (afterWarm.corpToken !== afterHand.corpToken) throw new Error('tenants: a warm getCorpToken() fetched');
+    report.line(`  warm ns/op, round robin over ${fmtInt(corps)} corps: getCorpToken ${fmtNs(warm.getCorpToken)}, floor ${fmtNs(warm['floor (a)'])}, getToken ${fmtNs(warm.getToken)}`);
+    report.row({
+      figure: `getCorpToken() warm, round robin over ${fmtInt(corps)} corps, vs (a) floor`,
+      ours: fmtNs(warm.getCorpToken),
+      baseline: `${fmtNs(warm['floor (a)'])} (a), ${fmtInt(corps)} keys; getToken() ${fmtNs(warm.getToken)}`,
+      ratio: `${fmtRatio(warm.getCorpToken / warm['floor (a)'])} ours/(a)`,
+      target: '≤ 1.5× (as 1.)',
+      met: warm.getCorpToken / warm['floor (a)'] <= 1.5,
+    });
+    await one.stop();
+    workers.length = 0;
+
+    // A fleet of 4 sharing Redis: every process asks for every corp at once.
+    const probe = await probeRedis(REDIS_URL);
+    const p = size(4, 2);
+    if (!probe.ok) {
+      report.line(`  fleet SKIPPED: Redis is unreachable (${probe.reason})`);
+      report.row({ figure: `fleet of ${p}: get_corp_token calls`, ours: 'skipped: Redis unreachable', baseline: REDIS_URL, ratio: '', target: `${fmtInt(corps)}`, met: null });
+      return;
+    }
+    for (let i = 0; i < p; i++) workers.push(forkWorker('tenants-worker.js', { env: env({ redisUrl: REDIS_URL }), execArgv: ['--expose-gc'], timeoutMs: 120_000 }));
+    await Promise.all(workers.map((w) => w.ready));
+    await Promise.all(workers.map((w) => w.call('codes', { corps: list })));
+    // The suite_ticket arrives at one instance (WeCom pushes it to one), which shares it through the cache.
+    await workers[0].call('deliver', await sim.call('suiteCallback', { event: 'suite_ticket' }));
+    await Promise.all(workers.map((w) => w.call('warmUp')));
+    const fleetBefore = await sim.call('serviceCounters');
+    const fleet = await Promise.all(workers.map((w) => w.call('coldAll', {}, 300_000)));
+    const fleetAfter = await sim.call('serviceCounters');
+    const fleetCalls = fleetAfter.corpToken - fleetBefore.corpToken;
+    const fleetMs = Math.max(...fleet.map((r) => r.ms));
+    const fleetFailed = fleet.reduce((sum, r) => sum + r.failed, 0);
+    report.line(
+      `  fleet of ${p} on Redis: ${fmtInt(fleetCalls)} get_corp_token calls for ${fmtInt(corps)} corps, all served after ${fmtMs(fleetMs)} ` +
+        `(${fleetFailed} failed; per process ${fleet.map((r) => `${fmtMs(r.ms)}, CPU ${fmtMs(r.cpuMs)}`).join(' | ')})`,
+    );
+    for (const f of fleet.flatMap((r) => r.failures).slice(0, 3)) report.line(`    failure: ${f}`);
+    report.row({
+      figure: `fleet of ${p} on Redis, every process asks for all ${fmtInt(corps)} corps: get_corp_token calls`,
+      ours: `${fmtInt(fleetCalls)} (all served in ${fmtMs(fleetMs)}, ${fleetFailed} failed)`,
+      baseline: `${fmtInt(corps)} corps; one process alone ${fmtMs(cold.ms)}`,
+      ratio: `${fmtRatio(fleetCalls / corps)} calls/corp, time ${fmtRatio(fleetMs / cold.ms)} of one process`,
+      target: `exactly ${fmtInt(corps)}`,
+      met: fleetCalls === corps && fleetFailed === 0,
+    });
+    report.note(
+      `the simulator runs in a process of its own and holds every /cgi-bin/service/* answer for ${SERVICE_DELAY_MS} ms; the floor of the cold ` +
+        `fetch is ceil(${fmtInt(corps)} / ${BOUND}) × ${SERVICE_DELAY_MS} ms = ${fmtMs(floorMs)}. Heap: the process's heap after GC with ` +
+        `every corp's token held and idle, minus the heap after GC before the first corp token (the permanent codes, the suite and ` +
+        `the app token already there); the naive Map holds copies of the same token strings. Peak sockets: TCP handles of the ` +
+        `process, sampled every 2 ms (the Redis clients included in the fleet).`,
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await sim.stop();
+  }
+}
+
+module.exports = { run };
