@@ -75,7 +75,7 @@ async function main() {
       encodingAESKey: s.encodingAESKey,
       permanentCodes: codes,
       baseUrl: config.baseUrl,
-      timeoutMs: 10_000,
+      timeoutMs: config.timeoutMs || 10_000,
       ...(shared.cache ? { cache: shared.cache, lock: shared.lock } : {}),
     }),
     WeComTokenModule.forRoot({ corpId: config.corpId, secret: config.secret, baseUrl: config.baseUrl }),
@@ -111,14 +111,29 @@ async function main() {
       },
       /** Every corp's token at once: time, failures, peak sockets, CPU. */
       async coldAll() {
+        // The engine's fetch channel: every attempt (retries included) and why the failed ones failed.
+        const diagnostics = require('node:diagnostics_channel');
+        const attempts = { ok: 0, error: 0, errors: {} };
+        const onFetch = (m) => {
+          if (m.kind !== 'corp_access_token') return;
+          if (m.outcome === 'ok') attempts.ok++;
+          else {
+            attempts.error++;
+            const key = m.errcode !== undefined ? `errcode ${m.errcode}` : `no errcode, after ${Math.round(m.durationMs / 1000)} s`;
+            attempts.errors[key] = (attempts.errors[key] || 0) + 1;
+          }
+        };
+        diagnostics.subscribe('nestjs-wecom-token:fetch', onFetch);
         const cpu0 = process.cpuUsage();
         const t = nowMs();
-        const { value: results, peakSockets } = await withSocketPeak(() => Promise.allSettled(corpIds.map((id) => suite.getCorpToken(id))));
+        const { value: results, peakSockets } = await withSocketPeak(() => Promise.allSettled(corpIds.map((id) => suite.getCorpToken(id)))).finally(() =>
+          diagnostics.unsubscribe('nestjs-wecom-token:fetch', onFetch),
+        );
         const ms = nowMs() - t;
         const cpu = process.cpuUsage(cpu0);
         const failures = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason && r.reason.message));
         const distinct = new Set(results.filter((r) => r.status === 'fulfilled').map((r) => r.value)).size;
-        return { ms, failed: failures.length, failures: failures.slice(0, 3), distinct, peakSockets, cpuMs: (cpu.user + cpu.system) / 1000 };
+        return { ms, failed: failures.length, failures: failures.slice(0, 3), distinct, peakSockets, cpuMs: (cpu.user + cpu.system) / 1000, attempts };
       },
       /** Heap per corp now (after GC) over the baseline taken before any corp token, and the same for a naive Map. */
       heap() {
@@ -141,6 +156,7 @@ async function main() {
         const raw = axios.create({ baseURL: config.baseUrl, timeout: 10_000, httpAgent: agent });
         let next = 0;
         let failed = 0;
+        const cpu0 = process.cpuUsage();
         const t = nowMs();
         const { peakSockets } = await withSocketPeak(() =>
           Promise.all(
@@ -157,8 +173,9 @@ async function main() {
           ),
         );
         const ms = nowMs() - t;
+        const cpu = process.cpuUsage(cpu0);
         agent.destroy();
-        return { ms, failed, peakSockets };
+        return { ms, failed, peakSockets, cpuMs: (cpu.user + cpu.system) / 1000 };
       },
       /** Warm getCorpToken() round robin over every corp, against the floor with as many keys, and getToken(). */
       async warm({ time, rounds }) {

@@ -15,7 +15,9 @@ const BOUND = 16;
 
 async function run(report) {
   const runId = `${process.pid}x${Date.now().toString(36)}`;
-  const corps = size(10_000, 200);
+  // BENCH_TENANTS_CORPS and BENCH_TENANTS_TIMEOUT_MS (the module's timeoutMs, 10,000 by default) for investigations.
+  const corps = Number(process.env.BENCH_TENANTS_CORPS) || size(10_000, 200);
+  const timeoutMs = Number(process.env.BENCH_TENANTS_TIMEOUT_MS) || 10_000;
   const sim = forkWorker('sim-process.js', {
     env: { BENCH_SIM_OPTIONS: JSON.stringify({ suites: [{ suiteId: `wwbenchsuite${runId}`, suiteSecret: `bench-suite-secret-${runId}` }] }) },
     timeoutMs: 120_000,
@@ -26,7 +28,7 @@ async function run(report) {
     const list = await sim.call('authoriseCorps', { count: corps });
     await sim.call('setServiceDelay', { ms: SERVICE_DELAY_MS });
     const env = (extra = {}) => ({
-      BENCH_TENANTS: JSON.stringify({ baseUrl: info.baseUrl, corpId: info.corpId, secret: info.apps[0].secret, suite: info.suite, ...extra }),
+      BENCH_TENANTS: JSON.stringify({ baseUrl: info.baseUrl, corpId: info.corpId, secret: info.apps[0].secret, suite: info.suite, timeoutMs, ...extra }),
     });
     const one = forkWorker('tenants-worker.js', { env: env(), execArgv: ['--expose-gc'], timeoutMs: 120_000 });
     workers.push(one);
@@ -48,8 +50,9 @@ async function run(report) {
     report.line(
       `  ${fmtInt(corps)} corps, get_corp_token answered after ${SERVICE_DELAY_MS} ms: ours ${fmtMs(cold.ms)} (${fmtInt(calls)} calls, ` +
         `${cold.failed} failed, ${fmtInt(cold.distinct)} distinct tokens, peak ${afterOurs.peak} requests at the simulator, ` +
-        `peak ${cold.peakSockets} TCP sockets in the process, CPU ${fmtMs(cold.cpuMs)}); hand-written pool of ${BOUND}: ${fmtMs(hand.ms)} ` +
-        `(${fmtInt(afterHand.corpToken - afterOurs.corpToken)} calls, ${hand.failed} failed, peak ${hand.peakSockets} sockets); ` +
+        `peak ${cold.peakSockets} TCP sockets in the process, CPU ${fmtMs(cold.cpuMs)}; fetch attempts: ${cold.attempts.ok} ok, ` +
+        `${cold.attempts.error} failed ${JSON.stringify(cold.attempts.errors)}); hand-written pool of ${BOUND}: ${fmtMs(hand.ms)} ` +
+        `(${fmtInt(afterHand.corpToken - afterOurs.corpToken)} calls, ${hand.failed} failed, peak ${hand.peakSockets} sockets, CPU ${fmtMs(hand.cpuMs)}); ` +
         `floor ${fmtInt(Math.ceil(corps / BOUND))} × ${SERVICE_DELAY_MS} ms = ${fmtMs(floorMs)}`,
     );
     for (const f of cold.failures) report.line(`    failure: ${f}`);
