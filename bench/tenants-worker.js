@@ -27,6 +27,35 @@ class MemoryCodes {
   }
 }
 
+/** Counts the warnings and errors the library logs (by their first words), so that the parent can report them. */
+class CountingLogger {
+  constructor() {
+    this.counts = {};
+  }
+  count(level, message) {
+    const text = typeof message === 'string' ? message : String(message);
+    const key = `${level}: ${text.replace(/ww\w+|\d+(\.\d+)?/g, '#').slice(0, 90)}`;
+    this.counts[key] = (this.counts[key] || 0) + 1;
+  }
+  take() {
+    const counts = this.counts;
+    this.counts = {};
+    return counts;
+  }
+  log() {}
+  debug() {}
+  verbose() {}
+  warn(message) {
+    this.count('warn', message);
+  }
+  error(message) {
+    this.count('error', message);
+  }
+  fatal(message) {
+    this.count('fatal', message);
+  }
+}
+
 const gc = () => {
   if (typeof global.gc !== 'function') throw new Error('tenants-worker needs --expose-gc');
   for (let i = 0; i < 3; i++) global.gc();
@@ -67,6 +96,7 @@ async function main() {
     shared.lock = new RedisTokenLock({ url: config.redisUrl });
   }
   const s = config.suite;
+  const logger = new CountingLogger();
   const app = await bootContext([
     WeComSuiteModule.forRoot({
       suiteId: s.suiteId,
@@ -79,7 +109,7 @@ async function main() {
       ...(shared.cache ? { cache: shared.cache, lock: shared.lock } : {}),
     }),
     WeComTokenModule.forRoot({ corpId: config.corpId, secret: config.secret, baseUrl: config.baseUrl }),
-  ]);
+  ], logger);
   if (shared.keyv) {
     // Connect both Redis clients before anything is measured.
     await shared.keyv.get('wecom:bench:warm-up');
@@ -124,6 +154,7 @@ async function main() {
           }
         };
         diagnostics.subscribe('nestjs-wecom-token:fetch', onFetch);
+        logger.take();
         const cpu0 = process.cpuUsage();
         const t = nowMs();
         const { value: results, peakSockets } = await withSocketPeak(() => Promise.allSettled(corpIds.map((id) => suite.getCorpToken(id)))).finally(() =>
@@ -133,7 +164,7 @@ async function main() {
         const cpu = process.cpuUsage(cpu0);
         const failures = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason && r.reason.message));
         const distinct = new Set(results.filter((r) => r.status === 'fulfilled').map((r) => r.value)).size;
-        return { ms, failed: failures.length, failures: failures.slice(0, 3), distinct, peakSockets, cpuMs: (cpu.user + cpu.system) / 1000, attempts };
+        return { ms, failed: failures.length, failures: failures.slice(0, 3), distinct, peakSockets, cpuMs: (cpu.user + cpu.system) / 1000, attempts, logged: logger.take() };
       },
       /** Heap per corp now (after GC) over the baseline taken before any corp token, and the same for a naive Map. */
       heap() {

@@ -56,6 +56,7 @@ async function run(report) {
         `floor ${fmtInt(Math.ceil(corps / BOUND))} × ${SERVICE_DELAY_MS} ms = ${fmtMs(floorMs)}`,
     );
     for (const f of cold.failures) report.line(`    failure: ${f}`);
+    for (const [k, n] of Object.entries(cold.logged)) report.line(`    logged ${n} × "${k}"`);
     report.row({
       figure: `cold fetch of ${fmtInt(corps)} corps (bounded concurrency)`,
       ours: `${fmtMs(cold.ms)}, ${fmtInt(calls)} calls, ${cold.failed} failed, peak ${afterOurs.peak} in flight / ${cold.peakSockets} sockets`,
@@ -115,6 +116,11 @@ async function run(report) {
         `(${fleetFailed} failed; per process ${fleet.map((r) => `${fmtMs(r.ms)}, CPU ${fmtMs(r.cpuMs)}`).join(' | ')})`,
     );
     for (const f of fleet.flatMap((r) => r.failures).slice(0, 3)) report.line(`    failure: ${f}`);
+    for (const [i, r] of fleet.entries()) {
+      const logged = Object.entries(r.logged);
+      if (logged.length) report.line(`    process ${i + 1} logged: ${logged.map(([k, n]) => `${n} × "${k}"`).join('; ')}`);
+      if (r.attempts.error) report.line(`    process ${i + 1} fetch attempts: ${r.attempts.ok} ok, ${r.attempts.error} failed ${JSON.stringify(r.attempts.errors)}`);
+    }
     report.row({
       figure: `fleet of ${p} on Redis, every process asks for all ${fmtInt(corps)} corps: get_corp_token calls`,
       ours: `${fmtInt(fleetCalls)} (all served in ${fmtMs(fleetMs)}, ${fleetFailed} failed)`,
