@@ -33,7 +33,16 @@ function otherNodes() {
   return candidates.map((c) => {
     if (!fs.existsSync(c.bin)) return { ...c, missing: `${c.bin} not found` };
     try {
-      return { ...c, version: execFileSync(c.bin, ['--version'], { encoding: 'utf8' }).trim() };
+      const version = execFileSync(c.bin, ['--version'], { encoding: 'utf8' }).trim();
+      // A binary installed from the npm registry names its package beside bin/.
+      let pkg = '';
+      try {
+        const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(c.bin), '..', 'package.json'), 'utf8'));
+        if (manifest.name) pkg = `, npm package ${manifest.name}@${manifest.version}`;
+      } catch {
+        // not from npm
+      }
+      return { ...c, version, source: `${c.source}${pkg}` };
     } catch (error) {
       return { ...c, missing: `${c.bin} does not run: ${error.message}` };
     }
