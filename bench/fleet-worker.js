@@ -61,7 +61,7 @@ async function main() {
   const clients = Object.fromEntries(names.map((name) => [name, app.get(getWeComClientToken(name))]));
   // Diagnostics of the lock's waiters (bench only, through the engine's internals): when the holder's announcement
   // arrived, how many pauses the waiter slept, and whether each ended by the announcement or by its timer.
-  const probes = Object.fromEntries(names.map((name) => [name, { t0: 0, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, pausedMs: 0, obtains: 0 }]));
+  const probes = Object.fromEntries(names.map((name) => [name, { t0: 0, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, lost: 0, pausedMs: 0, obtains: 0 }]));
   for (const name of names) {
     const coordinator = services[name].credential && services[name].credential.coordinator;
     if (!coordinator || typeof coordinator.pauseOrWake !== 'function') continue;
@@ -91,6 +91,8 @@ async function main() {
       probe.pausedMs += nowMs() - t;
       if (woken) probe.woken++;
       else probe.timedOut++;
+      // Slept to its timer although the holder's announcement had arrived before it ended: a lost wakeup.
+      if (!woken && probe.announcedMs !== undefined && probe.t0 + probe.announcedMs < nowMs() - 1) probe.lost++;
     };
   }
   const describe = (error) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
@@ -113,7 +115,7 @@ async function main() {
       /** n concurrent getToken() on app `app`. */
       async cold({ app: name, n }) {
         const probe = probes[name];
-        Object.assign(probe, { t0: nowMs(), rejectedMs: undefined, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, pausedMs: 0 });
+        Object.assign(probe, { t0: nowMs(), rejectedMs: undefined, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, lost: 0, pausedMs: 0 });
         const cpu0 = process.cpuUsage();
         const r = await settle(n, () => services[name].getToken());
         const cpu = process.cpuUsage(cpu0);
@@ -125,7 +127,7 @@ async function main() {
         const before = services[name].peek()?.token;
         const t = nowMs();
         const probe = probes[name];
-        Object.assign(probe, { t0: t, rejectedMs: undefined, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, pausedMs: 0 });
+        Object.assign(probe, { t0: t, rejectedMs: undefined, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, lost: 0, pausedMs: 0 });
         const cpu0 = process.cpuUsage();
         const { monitorEventLoopDelay } = require('node:perf_hooks');
         const loop = monitorEventLoopDelay({ resolution: 5 });

@@ -139,7 +139,7 @@ async function run(report) {
         // how its waiter slept (pauses ended by the announcement / by the timer), its CPU and worst event-loop delay.
         const probeLine = (q) =>
           `${q.rejectedMs !== undefined ? `1st 40014 ${fmtMs(q.rejectedMs)}, ` : ''}ann ${q.announcedMs === undefined ? '—' : fmtMs(q.announcedMs)}, ${q.adoptedMs !== undefined ? `held ${fmtMs(q.adoptedMs)}, ` : ''}` +
-          `pauses ${q.pauses} (woken ${q.woken}, timer ${q.timedOut}, ${fmtMs(q.pausedMs)} asleep), CPU ${fmtMs(q.cpuMs)}` +
+          `pauses ${q.pauses} (woken ${q.woken}, timer ${q.timedOut}, of which after the announcement ${q.lost}; ${fmtMs(q.pausedMs)} asleep), CPU ${fmtMs(q.cpuMs)}` +
           `${q.loopMaxMs !== undefined ? `, loop delay max ${fmtMs(q.loopMaxMs)}` : ''}`;
         report.line(`    RedisTokenLock cold, per process: ${l.coldProbes.map(probeLine).join(' | ')}`);
         report.line(`    RedisTokenLock wave, per process: ${l.waveProbes.map(probeLine).join(' | ')}`);
@@ -213,14 +213,35 @@ async function run(report) {
         met: null,
       });
     }
-    const slower = recovery.filter((r) => r.p > 1 && r.locked > 1.25 * r.unlocked);
-    if (slower.length > 0) {
+    // Where the time goes, from the waiters' probes of the locked app.
+    const quantiles = (values) => (values.length ? `median ${fmtMs(median(values))}, max ${fmtMs(Math.max(...values))}` : 'n/a');
+    for (const r of recovery) {
+      const seen = r.waveProbes.filter((q) => q.rejectedMs !== undefined);
+      const firstRejection = seen.map((q) => q.rejectedMs);
+      const rejectionToHeld = seen.map((q) => q.adoptedMs - q.rejectedMs);
+      const cold = r.coldProbes;
+      const timerPauses = cold.reduce((sum, q) => sum + q.timedOut, 0);
+      const wokenPauses = cold.reduce((sum, q) => sum + q.woken, 0);
+      const lostPauses = cold.reduce((sum, q) => sum + q.lost, 0);
+      const announced = cold.filter((q) => q.announcedMs !== undefined).length;
       report.note(
-        `after the revocation wave the slowest process held the new token later with RedisTokenLock than without it at ` +
-          `${slower.map((r) => `P=${r.p} (${fmtMs(r.locked)} vs ${fmtMs(r.unlocked)})`).join(', ')}. Not isolated (wave times vary ` +
-          `by ±30% from run to run on 2 shared cores). A cost that only the locked path has: the lock's losers poll the ` +
-          `shared cache with a backoff doubling from 20 ms to 250 ms (lib/fetch-coordinator.ts, obtain) instead of being told ` +
-          `(one compare-and-delete EVAL per process and rejected token, shared by its ${callers} callers).`,
+        `P=${r.p}, RedisTokenLock: in the wave, ${seen.length} of ${r.p} processes saw a 40014 themselves (the others learned of ` +
+          `the revocation from the fleet's feed), the first one after ${quantiles(firstRejection)}; from its first 40014 to holding the ` +
+          `new token ${quantiles(rejectionToHeld)}. On the cold start the holder's announcement reached ${announced} of ${r.p} ` +
+          `processes; the waiters' pauses ended ${wokenPauses} times by the announcement and ${timerPauses} times by their timer, ` +
+          `${lostPauses} of these after the announcement had arrived (a lost wakeup).`,
+      );
+    }
+    if (one && big && big.p > 1 && big.locked > 1.5 * one.locked) {
+      report.note(
+        `the wave at P=${big.p} (${fmtMs(big.locked)}) is dominated by load, not by the lock: ${big.p} × ${callers} message/send reach ` +
+          `one simulator on 2 shared cores at once, and a process learns of the revocation only when its first answer (40014) ` +
+          `comes back, after a median ${fmtMs(median(big.waveProbes.filter((q) => q.rejectedMs !== undefined).map((q) => q.rejectedMs)))} ` +
+          `at P=${big.p} (above); with one caller per process the same renewal takes ${fmtMs(big.light)} at P=${big.p} ` +
+          `against ${fmtMs(one.light)} at P=1. A lost wakeup (above) is an announcement that arrived ` +
+          `between a waiter's cache read and its next pause (lib/engine/fetch-coordinator.ts: FetchCoordinator.wake is only set ` +
+          `while pauseOrWake sleeps, so an entryWritten() during store.read() or tryAcquire() wakes nobody, and the waiter ` +
+          `sleeps its full backoff).`,
       );
     }
     report.note(

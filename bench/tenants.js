@@ -65,6 +65,23 @@ async function run(report) {
       target: `0 failed, 1 call per corp, ≤ ${BOUND} in flight`,
       met: cold.failed === 0 && calls === corps && cold.distinct === corps && afterOurs.peak <= BOUND,
     });
+    if (cold.attempts.error > 0) {
+      report.note(
+        `one process: ${fmtInt(cold.attempts.error)} corp_access_token fetch attempts failed without an errcode ` +
+          `(${JSON.stringify(cold.attempts.errors)}) and were retried (${fmtInt(calls - corps)} extra calls, peak ${cold.peakSockets} sockets): ` +
+          `the fetch's deadline (AbortSignal.timeout(timeoutMs) in lib/engine/credential.ts, fetchOnce) starts before the corp ` +
+          `waits for one of the ${BOUND} slots (lib/suite/suite-credentials.ts, buildCorp: limit.run(signal, …)), so a corp queued ` +
+          `longer than timeoutMs (${fmtInt(timeoutMs)} ms) times out unsent, and a request in flight is aborted and its socket destroyed.`,
+      );
+    } else if (cold.ms > timeoutMs) {
+      report.note(
+        `one process: the cold fetch took ${fmtMs(cold.ms)}, longer than timeoutMs (${fmtInt(timeoutMs)} ms), and no fetch attempt ` +
+          `timed out although the deadline (AbortSignal.timeout in lib/engine/credential.ts, fetchOnce) starts before the wait ` +
+          `for a slot: on ${process.version} a pending AbortSignal.timeout() inside AbortSignal.any() can be garbage-collected and ` +
+          `never fire (nodejs/node#57736; 2,000 such signals and a GC: about a third never fire on Node 20.20, all fire on 24.21), ` +
+          `so the engine's per-fetch deadline is not dependable on this Node.`,
+      );
+    }
     const perCorp = heap.ours / heap.corps;
     const naivePerCorp = heap.naive / heap.corps;
     report.row({
@@ -129,6 +146,20 @@ async function run(report) {
       target: `exactly ${fmtInt(corps)}`,
       met: fleetCalls === corps && fleetFailed === 0,
     });
+    if (fleetCalls !== corps || fleetFailed > 0) {
+      const logged = {};
+      for (const r of fleet) for (const [k, n] of Object.entries(r.logged)) logged[k] = (logged[k] || 0) + n;
+      const top = Object.entries(logged).sort((a, b) => b[1] - a[1]).slice(0, 3);
+      report.note(
+        `fleet of ${p}: ${fmtInt(fleetCalls)} get_corp_token calls for ${fmtInt(corps)} corps and ${fleetFailed} failed callers. The processes logged ` +
+          `${top.map(([k, n]) => `${fmtInt(n)} × "${k}"`).join(', ')}. Each corp's load reads the shared cache and takes the Redis lease ` +
+          `before it queues for one of the suite's ${BOUND} request slots (lib/suite/suite-credentials.ts: FetchLimit wraps only the request), ` +
+          `so ${fmtInt(corps)} loads per process put thousands of GET/EVALs on Redis at once; past cacheTimeoutMs the lock counts as ` +
+          `unavailable and each process fetches for itself (lib/engine/fetch-coordinator.ts, tryAcquire), and the fetch's deadline ` +
+          `(AbortSignal.timeout in lib/engine/credential.ts, fetchOnce) runs while the load waits in the queue, so late corps fail ` +
+          `with a bare "operation was aborted due to timeout" without having sent a request.`,
+      );
+    }
     report.note(
       `the simulator runs in a process of its own and holds every /cgi-bin/service/* answer for ${SERVICE_DELAY_MS} ms; the floor of the cold ` +
         `fetch is ceil(${fmtInt(corps)} / ${BOUND}) × ${SERVICE_DELAY_MS} ms = ${fmtMs(floorMs)}. Heap: the process's heap after GC with ` +
