@@ -59,6 +59,42 @@ async function main() {
   const bootMs = nowMs() - t0;
   const services = Object.fromEntries(names.map((name) => [name, app.get(getAccessTokenServiceToken(name))]));
   const clients = Object.fromEntries(names.map((name) => [name, app.get(getWeComClientToken(name))]));
+  // Diagnostics of the lock's waiters (bench only, through the engine's internals): when the holder's announcement
+  // arrived, how many pauses the waiter slept, and whether each ended by the announcement or by its timer.
+  const probes = Object.fromEntries(names.map((name) => [name, { t0: 0, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, lost: 0, pausedMs: 0, obtains: 0 }]));
+  for (const name of names) {
+    const coordinator = services[name].credential && services[name].credential.coordinator;
+    if (!coordinator || typeof coordinator.pauseOrWake !== 'function') continue;
+    const probe = probes[name];
+    const entryWritten = coordinator.entryWritten.bind(coordinator);
+    coordinator.entryWritten = () => {
+      if (probe.announcedMs === undefined) probe.announcedMs = nowMs() - probe.t0;
+      entryWritten();
+    };
+    const invalidate = services[name].credential.invalidate.bind(services[name].credential);
+    services[name].credential.invalidate = (...args) => {
+      if (probe.rejectedMs === undefined) probe.rejectedMs = nowMs() - probe.t0;
+      return invalidate(...args);
+    };
+    const pauseOrWake = coordinator.pauseOrWake.bind(coordinator);
+    coordinator.pauseOrWake = async (...args) => {
+      const t = nowMs();
+      probe.pauses++;
+      let woken = false;
+      const wakeBefore = coordinator.wake;
+      const p = pauseOrWake(...args);
+      const wake = coordinator.wake;
+      // A pause that did not install a wake (it knew of the write already) counts as woken.
+      if (wake !== wakeBefore) coordinator.wake = () => ((woken = true), wake());
+      else woken = true;
+      await p;
+      probe.pausedMs += nowMs() - t;
+      if (woken) probe.woken++;
+      else probe.timedOut++;
+      // Slept to its timer although the holder's announcement had arrived before it ended: a lost wakeup.
+      if (!woken && probe.announcedMs !== undefined && probe.t0 + probe.announcedMs < nowMs() - 1) probe.lost++;
+    };
+  }
   const describe = (error) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
   async function settle(n, fn) {
@@ -78,14 +114,24 @@ async function main() {
       },
       /** n concurrent getToken() on app `app`. */
       async cold({ app: name, n }) {
+        const probe = probes[name];
+        Object.assign(probe, { t0: nowMs(), rejectedMs: undefined, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, lost: 0, pausedMs: 0 });
+        const cpu0 = process.cpuUsage();
         const r = await settle(n, () => services[name].getToken());
-        return { ok: r.ok, failed: r.failed, failures: r.failures, ms: r.ms, tokens: [...new Set(r.values)] };
+        const cpu = process.cpuUsage(cpu0);
+        return { ok: r.ok, failed: r.failed, failures: r.failures, ms: r.ms, tokens: [...new Set(r.values)], cpuMs: (cpu.user + cpu.system) / 1000, probe: { ...probe } };
       },
       /** n concurrent message/send through WeComClient of app `app` (each replayed once after a 40014). */
       async wave({ app: name, n, body }) {
         // Also: how long until this process holds a token other than the revoked one (sampled every 2 ms).
         const before = services[name].peek()?.token;
         const t = nowMs();
+        const probe = probes[name];
+        Object.assign(probe, { t0: t, rejectedMs: undefined, announcedMs: undefined, pauses: 0, woken: 0, timedOut: 0, lost: 0, pausedMs: 0 });
+        const cpu0 = process.cpuUsage();
+        const { monitorEventLoopDelay } = require('node:perf_hooks');
+        const loop = monitorEventLoopDelay({ resolution: 5 });
+        loop.enable();
         let adoptedMs;
         const sampler = setInterval(() => {
           const now = services[name].peek()?.token;
@@ -93,8 +139,19 @@ async function main() {
         }, 2);
         try {
           const r = await settle(n, () => clients[name].post('/cgi-bin/message/send', body));
-          return { ok: r.ok, failed: r.failed, failures: r.failures, ms: r.ms, adoptedMs: adoptedMs ?? r.ms };
+          const cpu = process.cpuUsage(cpu0);
+          return {
+            ok: r.ok,
+            failed: r.failed,
+            failures: r.failures,
+            ms: r.ms,
+            adoptedMs: adoptedMs ?? r.ms,
+            cpuMs: (cpu.user + cpu.system) / 1000,
+            loopMaxMs: loop.max / 1e6,
+            probe: { ...probe },
+          };
         } finally {
+          loop.disable();
           clearInterval(sampler);
         }
       },

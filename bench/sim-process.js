@@ -2,7 +2,8 @@
 /**
  * The WeCom simulator in a process of its own (forked by the interceptor and scale parts), so that its CPU time is
  * not charged to the process being measured. Options come in BENCH_SIM_OPTIONS (JSON); `apps` may be given as
- * `{ count, prefix }` to generate many apps. Answers: counters, resetCounters, exit.
+ * `{ count, prefix }` to generate many apps. Answers: counters, resetCounters, setGettokenDelay, and for suites
+ * (the tenants part): authoriseCorps, suiteCallback, setServiceDelay, serviceCounters; exit.
  */
 const { serveWorker, testing } = require('./support');
 
@@ -21,6 +22,19 @@ async function main() {
         sim.resetCounters();
         return true;
       },
+      /** `count` authorised corps of the default suite: their corpids and permanent codes. */
+      authoriseCorps: ({ count }) => Array.from({ length: count }, () => sim.authoriseCorp()),
+      /** A 指令回调 as WeCom would POST it (query and encrypted body). */
+      suiteCallback: ({ event }) => sim.suiteCallback(event),
+      setServiceDelay: ({ ms }) => {
+        sim.setServiceDelay(ms);
+        return true;
+      },
+      serviceCounters: () => ({
+        corpToken: sim.calls('/cgi-bin/service/get_corp_token'),
+        suiteToken: sim.calls('/cgi-bin/service/get_suite_token'),
+        peak: sim.peakServiceConcurrency(),
+      }),
       setGettokenDelay: ({ ms }) => {
         sim.setGettokenDelay(ms);
         return true;
@@ -33,6 +47,7 @@ async function main() {
     ready: {
       baseUrl: sim.baseUrl,
       corpId: sim.corpId,
+      suite: sim.suite(),
       apps: apps.map((name) => ({ name, secret: sim.secretOf(name), agentId: sim.app(name).agentId })),
     },
   });

@@ -1,0 +1,176 @@
+'use strict';
+/**
+ * 8. Tenants: one suite with 10,000 authorised corps (the simulator, in a process of its own, answers every
+ * /cgi-bin/service/* request after 20 ms). In one process (forked with --expose-gc): the cold fetch of every corp's
+ * token with the module's bounded concurrency, against a hand-written pool of 16 axios workers doing the same
+ * requests; heap per idle corp against a naive Map; warm getCorpToken() round robin against the floor with as many
+ * keys. Then a fleet of 4 processes sharing Redis (RedisTokenLock) asks for every corp at once: get_corp_token
+ * calls counted by the simulator, against the number of corps. The fleet is skipped, and says why, without Redis.
+ */
+const { REDIS_URL, fmtBytes, fmtInt, fmtMs, fmtNs, fmtRatio, forkWorker, probeRedis, size } = require('./support');
+
+const SERVICE_DELAY_MS = 20;
+/** The module's bound on one suite's credential requests in flight (lib/suite: FetchLimit of 16). */
+const BOUND = 16;
+
+async function run(report) {
+  const runId = `${process.pid}x${Date.now().toString(36)}`;
+  // BENCH_TENANTS_CORPS and BENCH_TENANTS_TIMEOUT_MS (the module's timeoutMs, 10,000 by default) for investigations.
+  const corps = Number(process.env.BENCH_TENANTS_CORPS) || size(10_000, 200);
+  const timeoutMs = Number(process.env.BENCH_TENANTS_TIMEOUT_MS) || 10_000;
+  const sim = forkWorker('sim-process.js', {
+    env: { BENCH_SIM_OPTIONS: JSON.stringify({ suites: [{ suiteId: `wwbenchsuite${runId}`, suiteSecret: `bench-suite-secret-${runId}` }] }) },
+    timeoutMs: 120_000,
+  });
+  const workers = [];
+  try {
+    const info = await sim.ready;
+    const list = await sim.call('authoriseCorps', { count: corps });
+    await sim.call('setServiceDelay', { ms: SERVICE_DELAY_MS });
+    const env = (extra = {}) => ({
+      BENCH_TENANTS: JSON.stringify({ baseUrl: info.baseUrl, corpId: info.corpId, secret: info.apps[0].secret, suite: info.suite, timeoutMs, ...extra }),
+    });
+    const one = forkWorker('tenants-worker.js', { env: env(), execArgv: ['--expose-gc'], timeoutMs: 120_000 });
+    workers.push(one);
+    await one.ready;
+    await one.call('codes', { corps: list });
+    const ticket = await sim.call('suiteCallback', { event: 'suite_ticket' });
+    await one.call('deliver', ticket);
+    await one.call('warmUp');
+
+    // Cold: every corp at once through the module, then the same requests by a hand-written pool of 16.
+    const before = await sim.call('serviceCounters');
+    const cold = await one.call('coldAll', {}, 300_000);
+    const afterOurs = await sim.call('serviceCounters');
+    const calls = afterOurs.corpToken - before.corpToken;
+    const heap = await one.call('heap');
+    const hand = await one.call('handPool', { concurrency: BOUND }, 300_000);
+    const afterHand = await sim.call('serviceCounters');
+    const floorMs = Math.ceil(corps / BOUND) * SERVICE_DELAY_MS;
+    report.line(
+      `  ${fmtInt(corps)} corps, get_corp_token answered after ${SERVICE_DELAY_MS} ms: ours ${fmtMs(cold.ms)} (${fmtInt(calls)} calls, ` +
+        `${cold.failed} failed, ${fmtInt(cold.distinct)} distinct tokens, peak ${afterOurs.peak} requests at the simulator, ` +
+        `peak ${cold.peakSockets} TCP sockets in the process, CPU ${fmtMs(cold.cpuMs)}; fetch attempts: ${cold.attempts.ok} ok, ` +
+        `${cold.attempts.error} failed ${JSON.stringify(cold.attempts.errors)}); hand-written pool of ${BOUND}: ${fmtMs(hand.ms)} ` +
+        `(${fmtInt(afterHand.corpToken - afterOurs.corpToken)} calls, ${hand.failed} failed, peak ${hand.peakSockets} sockets, CPU ${fmtMs(hand.cpuMs)}); ` +
+        `floor ${fmtInt(Math.ceil(corps / BOUND))} × ${SERVICE_DELAY_MS} ms = ${fmtMs(floorMs)}`,
+    );
+    for (const f of cold.failures) report.line(`    failure: ${f}`);
+    for (const [k, n] of Object.entries(cold.logged)) report.line(`    logged ${n} × "${k}"`);
+    report.row({
+      figure: `cold fetch of ${fmtInt(corps)} corps (bounded concurrency)`,
+      ours: `${fmtMs(cold.ms)}, ${fmtInt(calls)} calls, ${cold.failed} failed, peak ${afterOurs.peak} in flight / ${cold.peakSockets} sockets`,
+      baseline: `${fmtMs(hand.ms)} hand-written pool of ${BOUND} (peak ${hand.peakSockets} sockets)`,
+      ratio: `${fmtRatio(cold.ms / hand.ms)} ours/pool`,
+      target: `0 failed, 1 call per corp, ≤ ${BOUND} in flight`,
+      met: cold.failed === 0 && calls === corps && cold.distinct === corps && afterOurs.peak <= BOUND,
+    });
+    if (cold.attempts.error > 0) {
+      report.note(
+        `one process: ${fmtInt(cold.attempts.error)} corp_access_token fetch attempts failed without an errcode ` +
+          `(${JSON.stringify(cold.attempts.errors)}) and were retried (${fmtInt(calls - corps)} extra calls, peak ${cold.peakSockets} sockets): ` +
+          `the fetch's deadline (AbortSignal.timeout(timeoutMs) in lib/engine/credential.ts, fetchOnce) starts before the corp ` +
+          `waits for one of the ${BOUND} slots (lib/suite/suite-credentials.ts, buildCorp: limit.run(signal, …)), so a corp queued ` +
+          `longer than timeoutMs (${fmtInt(timeoutMs)} ms) times out unsent, and a request in flight is aborted and its socket destroyed.`,
+      );
+    } else if (cold.ms > timeoutMs) {
+      report.note(
+        `one process: the cold fetch took ${fmtMs(cold.ms)}, longer than timeoutMs (${fmtInt(timeoutMs)} ms), and no fetch attempt ` +
+          `timed out although the deadline (AbortSignal.timeout in lib/engine/credential.ts, fetchOnce) starts before the wait ` +
+          `for a slot: on ${process.version} a pending AbortSignal.timeout() inside AbortSignal.any() can be garbage-collected and ` +
+          `never fire (nodejs/node#57736; 2,000 such signals and a GC: about a third never fire on Node 20.20, all fire on 24.21), ` +
+          `so the engine's per-fetch deadline is not dependable on this Node.`,
+      );
+    }
+    const perCorp = heap.ours / heap.corps;
+    const naivePerCorp = heap.naive / heap.corps;
+    report.row({
+      figure: `heap per idle corp (${fmtInt(corps)} corps, after GC)`,
+      ours: fmtBytes(perCorp),
+      baseline: `${fmtBytes(naivePerCorp)} naive Map corpId → { token, expiresAt }`,
+      ratio: `${fmtRatio(perCorp / naivePerCorp)} ours/naive`,
+      target: '—',
+      met: null,
+    });
+
+    const warm = await one.call('warm', { time: size(400, 15), rounds: size(5, 1) }, 300_000);
+    const afterWarm = await sim.call('serviceCounters');
+    if (afterWarm.corpToken !== afterHand.corpToken) throw new Error('tenants: a warm getCorpToken() fetched');
+    report.line(`  warm ns/op, round robin over ${fmtInt(corps)} corps: getCorpToken ${fmtNs(warm.getCorpToken)}, floor ${fmtNs(warm['floor (a)'])}, getToken ${fmtNs(warm.getToken)}`);
+    report.row({
+      figure: `getCorpToken() warm, round robin over ${fmtInt(corps)} corps, vs (a) floor`,
+      ours: fmtNs(warm.getCorpToken),
+      baseline: `${fmtNs(warm['floor (a)'])} (a), ${fmtInt(corps)} keys; getToken() ${fmtNs(warm.getToken)}`,
+      ratio: `${fmtRatio(warm.getCorpToken / warm['floor (a)'])} ours/(a)`,
+      target: '≤ 1.5× (as 1.)',
+      met: warm.getCorpToken / warm['floor (a)'] <= 1.5,
+    });
+    await one.stop();
+    workers.length = 0;
+
+    // A fleet of 4 sharing Redis: every process asks for every corp at once.
+    const probe = await probeRedis(REDIS_URL);
+    const p = size(4, 2);
+    if (!probe.ok) {
+      report.line(`  fleet SKIPPED: Redis is unreachable (${probe.reason})`);
+      report.row({ figure: `fleet of ${p}: get_corp_token calls`, ours: 'skipped: Redis unreachable', baseline: REDIS_URL, ratio: '', target: `${fmtInt(corps)}`, met: null });
+      return;
+    }
+    for (let i = 0; i < p; i++) workers.push(forkWorker('tenants-worker.js', { env: env({ redisUrl: REDIS_URL }), execArgv: ['--expose-gc'], timeoutMs: 120_000 }));
+    await Promise.all(workers.map((w) => w.ready));
+    await Promise.all(workers.map((w) => w.call('codes', { corps: list })));
+    // The suite_ticket arrives at one instance (WeCom pushes it to one), which shares it through the cache.
+    await workers[0].call('deliver', await sim.call('suiteCallback', { event: 'suite_ticket' }));
+    await Promise.all(workers.map((w) => w.call('warmUp')));
+    const fleetBefore = await sim.call('serviceCounters');
+    const fleet = await Promise.all(workers.map((w) => w.call('coldAll', {}, 300_000)));
+    const fleetAfter = await sim.call('serviceCounters');
+    const fleetCalls = fleetAfter.corpToken - fleetBefore.corpToken;
+    const fleetMs = Math.max(...fleet.map((r) => r.ms));
+    const fleetFailed = fleet.reduce((sum, r) => sum + r.failed, 0);
+    report.line(
+      `  fleet of ${p} on Redis: ${fmtInt(fleetCalls)} get_corp_token calls for ${fmtInt(corps)} corps, all served after ${fmtMs(fleetMs)} ` +
+        `(${fleetFailed} failed; per process ${fleet.map((r) => `${fmtMs(r.ms)}, CPU ${fmtMs(r.cpuMs)}`).join(' | ')})`,
+    );
+    for (const f of fleet.flatMap((r) => r.failures).slice(0, 3)) report.line(`    failure: ${f}`);
+    for (const [i, r] of fleet.entries()) {
+      const logged = Object.entries(r.logged);
+      if (logged.length) report.line(`    process ${i + 1} logged: ${logged.map(([k, n]) => `${n} × "${k}"`).join('; ')}`);
+      if (r.attempts.error) report.line(`    process ${i + 1} fetch attempts: ${r.attempts.ok} ok, ${r.attempts.error} failed ${JSON.stringify(r.attempts.errors)}`);
+    }
+    report.row({
+      figure: `fleet of ${p} on Redis, every process asks for all ${fmtInt(corps)} corps: get_corp_token calls`,
+      ours: `${fmtInt(fleetCalls)} (all served in ${fmtMs(fleetMs)}, ${fleetFailed} failed)`,
+      baseline: `${fmtInt(corps)} corps; one process alone ${fmtMs(cold.ms)}`,
+      ratio: `${fmtRatio(fleetCalls / corps)} calls/corp, time ${fmtRatio(fleetMs / cold.ms)} of one process`,
+      target: `exactly ${fmtInt(corps)}`,
+      met: fleetCalls === corps && fleetFailed === 0,
+    });
+    if (fleetCalls !== corps || fleetFailed > 0) {
+      const logged = {};
+      for (const r of fleet) for (const [k, n] of Object.entries(r.logged)) logged[k] = (logged[k] || 0) + n;
+      const top = Object.entries(logged).sort((a, b) => b[1] - a[1]).slice(0, 3);
+      report.note(
+        `fleet of ${p}: ${fmtInt(fleetCalls)} get_corp_token calls for ${fmtInt(corps)} corps and ${fleetFailed} failed callers. The processes logged ` +
+          `${top.map(([k, n]) => `${fmtInt(n)} × "${k}"`).join(', ')}. Each corp's load reads the shared cache and takes the Redis lease ` +
+          `before it queues for one of the suite's ${BOUND} request slots (lib/suite/suite-credentials.ts: FetchLimit wraps only the request), ` +
+          `so ${fmtInt(corps)} loads per process put thousands of GET/EVALs on Redis at once; past cacheTimeoutMs the lock counts as ` +
+          `unavailable and each process fetches for itself (lib/engine/fetch-coordinator.ts, tryAcquire), and the fetch's deadline ` +
+          `(AbortSignal.timeout in lib/engine/credential.ts, fetchOnce) runs while the load waits in the queue, so late corps fail ` +
+          `with a bare "operation was aborted due to timeout" without having sent a request.`,
+      );
+    }
+    report.note(
+      `the simulator runs in a process of its own and holds every /cgi-bin/service/* answer for ${SERVICE_DELAY_MS} ms; the floor of the cold ` +
+        `fetch is ceil(${fmtInt(corps)} / ${BOUND}) × ${SERVICE_DELAY_MS} ms = ${fmtMs(floorMs)}. Heap: the process's heap after GC with ` +
+        `every corp's token held and idle, minus the heap after GC before the first corp token (the permanent codes, the suite and ` +
+        `the app token already there); the naive Map holds copies of the same token strings. Peak sockets: TCP handles of the ` +
+        `process, sampled every 2 ms (the Redis clients included in the fleet).`,
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await sim.stop();
+  }
+}
+
+module.exports = { run };
