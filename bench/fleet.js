@@ -238,10 +238,9 @@ async function run(report) {
           `one simulator on 2 shared cores at once, and a process learns of the revocation only when its first answer (40014) ` +
           `comes back, after a median ${fmtMs(median(big.waveProbes.filter((q) => q.rejectedMs !== undefined).map((q) => q.rejectedMs)))} ` +
           `at P=${big.p} (above); with one caller per process the same renewal takes ${fmtMs(big.light)} at P=${big.p} ` +
-          `against ${fmtMs(one.light)} at P=1. A lost wakeup (above) is an announcement that arrived ` +
-          `between a waiter's cache read and its next pause (lib/engine/fetch-coordinator.ts: FetchCoordinator.wake is only set ` +
-          `while pauseOrWake sleeps, so an entryWritten() during store.read() or tryAcquire() wakes nobody, and the waiter ` +
-          `sleeps its full backoff).`,
+          `against ${fmtMs(one.light)} at P=1. A lost wakeup (above) would be an announcement that arrived between a waiter's ` +
+          `cache read and its next pause; FetchCoordinator counts announcements, so one heard while it reads or takes the lock ` +
+          `ends its next pause at once.`,
       );
     }
     report.note(

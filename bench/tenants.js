@@ -69,17 +69,14 @@ async function run(report) {
       report.note(
         `one process: ${fmtInt(cold.attempts.error)} corp_access_token fetch attempts failed without an errcode ` +
           `(${JSON.stringify(cold.attempts.errors)}) and were retried (${fmtInt(calls - corps)} extra calls, peak ${cold.peakSockets} sockets): ` +
-          `the fetch's deadline (AbortSignal.timeout(timeoutMs) in lib/engine/credential.ts, fetchOnce) starts before the corp ` +
-          `waits for one of the ${BOUND} slots (lib/suite/suite-credentials.ts, buildCorp: limit.run(signal, …)), so a corp queued ` +
-          `longer than timeoutMs (${fmtInt(timeoutMs)} ms) times out unsent, and a request in flight is aborted and its socket destroyed.`,
+          `each fetch's deadline (timeoutMs, ${fmtInt(timeoutMs)} ms) starts when the corp's load holds one of the ${BOUND} slots ` +
+          `(lib/engine/credential.ts, loadLimit), so these are requests that did not complete in time once sent.`,
       );
     } else if (cold.ms > timeoutMs) {
       report.note(
         `one process: the cold fetch took ${fmtMs(cold.ms)}, longer than timeoutMs (${fmtInt(timeoutMs)} ms), and no fetch attempt ` +
-          `timed out although the deadline (AbortSignal.timeout in lib/engine/credential.ts, fetchOnce) starts before the wait ` +
-          `for a slot: on ${process.version} a pending AbortSignal.timeout() inside AbortSignal.any() can be garbage-collected and ` +
-          `never fire (nodejs/node#57736; 2,000 such signals and a GC: about a third never fire on Node 20.20, all fire on 24.21), ` +
-          `so the engine's per-fetch deadline is not dependable on this Node.`,
+          `timed out: as designed, a corp's deadline starts when its load holds one of the ${BOUND} slots (lib/engine/credential.ts, ` +
+          `loadLimit), not while it queues.`,
       );
     }
     const perCorp = heap.ours / heap.corps;
@@ -152,12 +149,9 @@ async function run(report) {
       const top = Object.entries(logged).sort((a, b) => b[1] - a[1]).slice(0, 3);
       report.note(
         `fleet of ${p}: ${fmtInt(fleetCalls)} get_corp_token calls for ${fmtInt(corps)} corps and ${fleetFailed} failed callers. The processes logged ` +
-          `${top.map(([k, n]) => `${fmtInt(n)} × "${k}"`).join(', ')}. Each corp's load reads the shared cache and takes the Redis lease ` +
-          `before it queues for one of the suite's ${BOUND} request slots (lib/suite/suite-credentials.ts: FetchLimit wraps only the request), ` +
-          `so ${fmtInt(corps)} loads per process put thousands of GET/EVALs on Redis at once; past cacheTimeoutMs the lock counts as ` +
-          `unavailable and each process fetches for itself (lib/engine/fetch-coordinator.ts, tryAcquire), and the fetch's deadline ` +
-          `(AbortSignal.timeout in lib/engine/credential.ts, fetchOnce) runs while the load waits in the queue, so late corps fail ` +
-          `with a bare "operation was aborted due to timeout" without having sent a request.`,
+          `${top.map(([k, n]) => `${fmtInt(n)} × "${k}"`).join(', ')}. Each corp's whole load (cache read, lease, request, write) runs ` +
+          `inside one of the suite's ${BOUND} slots (lib/engine/credential.ts, loadLimit); more calls than corps mean instances gave up ` +
+          `on the shared cache or the lock (the warnings above) and fetched for themselves.`,
       );
     }
     report.note(
