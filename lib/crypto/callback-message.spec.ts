@@ -12,6 +12,7 @@ import {
 } from './callback-message.js';
 import { WeComCallbackError, WeComCallbackFailure } from './wecom-callback.error.js';
 import { WeComCrypto } from './wecom-crypto.js';
+import { caughtOf } from '../../test/support/caught';
 
 const TOKEN = 'QDG6eK';
 const KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
@@ -20,15 +21,7 @@ const suiteCrypto = new WeComCrypto({ token: TOKEN, encodingAESKey: KEY, receive
 const TICKET = 'Cfp0_givEagXcYJIztF6sfbdmIZCmpaR8ZBsvJEFFNBrWmnD5-CGYJ3_NhYexMyw';
 
 /** The error `fn` throws (fails the test if it throws nothing). */
-function caught(fn: () => unknown): WeComCallbackError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WeComCallbackError);
-    return error as WeComCallbackError;
-  }
-  throw new Error('expected a WeComCallbackError');
-}
+const caught = caughtOf(WeComCallbackError);
 
 /** Everything an error or an object shows when it is logged in any usual way. */
 function printed(value: unknown): string {

@@ -4,6 +4,7 @@ import * as published from '@wecom/crypto';
 import { WeComConfigError } from '../errors/wecom-config.error.js';
 import { WeComCallbackError, WeComCallbackFailure } from './wecom-callback.error.js';
 import { WeComCrypto } from './wecom-crypto.js';
+import { caughtOf } from '../../test/support/caught';
 
 // WeCom's published example (doc 91144): the URL check of a callback.
 const TOKEN = 'QDG6eK';
@@ -42,15 +43,7 @@ function pad32(data: Buffer): Buffer {
 }
 
 /** The error `fn` throws (fails the test if it throws nothing). */
-function caught(fn: () => unknown): WeComCallbackError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WeComCallbackError);
-    return error as WeComCallbackError;
-  }
-  throw new Error('expected a WeComCallbackError');
-}
+const caught = caughtOf(WeComCallbackError);
 
 /** Signs as WeCom would, then decrypts through the verifying entry point, so strictness is shown past the signature. */
 function openSigned(encrypt: string): string {
