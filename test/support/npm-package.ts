@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -217,11 +217,18 @@ export interface PreparedConsumer {
   release: () => void;
 }
 
+/**
+ * Sources every starter-shaped consumer has word for word (test/consumers/shared/), copied into its src/ so that
+ * one copy is maintained; the copies are ignored by git.
+ */
+const SHARED_SOURCES = ['directory.service.ts'];
+
 /** Lock a consumer folder, install its dependencies (unless cached), then the tarball. */
 export async function prepareConsumer(name: string, packed: PackedTarball): Promise<PreparedConsumer> {
   const dir = join(CONSUMERS, name);
   const release = await lockConsumer(dir);
   try {
+    for (const file of SHARED_SOURCES) copyFileSync(join(CONSUMERS, 'shared', file), join(dir, 'src', file));
     const dependencies = await ensureConsumerDependencies(dir);
     await installTarball(dir, packed);
     return { dir, dependencies, release };
