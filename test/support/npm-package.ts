@@ -228,7 +228,10 @@ export async function prepareConsumer(name: string, packed: PackedTarball): Prom
   const dir = join(CONSUMERS, name);
   const release = await lockConsumer(dir);
   try {
-    for (const file of SHARED_SOURCES) copyFileSync(join(CONSUMERS, 'shared', file), join(dir, 'src', file));
+    // Only the starter-shaped applications (the type-fixture consumers have no application).
+    if (existsSync(join(dir, 'src', 'app.module.ts'))) {
+      for (const file of SHARED_SOURCES) copyFileSync(join(CONSUMERS, 'shared', file), join(dir, 'src', file));
+    }
     const dependencies = await ensureConsumerDependencies(dir);
     await installTarball(dir, packed);
     return { dir, dependencies, release };
