@@ -112,10 +112,15 @@ export class AccessTokenInterceptor {
     config[CARRIER] = this;
     // WeCom never redirects an API call: a redirect would carry the query string, credential included, elsewhere.
     config.maxRedirects = 0;
-    // A deadline of its own, started once the credential is at hand: the bound is on the exchange with WeCom, and a
-    // wait for the credential (bounded on its own) does not eat into it. One set by the client is replaced; the
+    // The deadline starts once the credential is at hand: the bound is on the exchange with WeCom, and a wait for the
+    // credential (bounded on its own) does not eat into it. One set by the client is restarted rather than replaced
+    // (a second controller and timer per call on the hot path), unless it already fired during that wait; the
     // caller's own signal still applies.
     const previous = deadlineOf(config);
+    if (previous && !previous.signal.aborted) {
+      previous.start(this.tokens.timeoutMs);
+      return config;
+    }
     const deadline = new Deadline(previous ? previous.callerSignal : (config.signal as AbortSignal | undefined));
     config[DEADLINE] = deadline;
     config.signal = deadline.signal;
