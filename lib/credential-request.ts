@@ -66,9 +66,6 @@ export interface CredentialRequest {
 export async function requestCredential(http: AxiosInstance, ref: AppRef, req: CredentialRequest, signal: AbortSignal, timeoutMs: number): Promise<WeComBody> {
   try {
     const res = await http.request({ method: req.method, url: req.path, ...(req.params ? { params: req.params } : {}), ...(req.data !== undefined ? { data: req.data } : {}), signal });
-    if (res.status >= 300 && res.status < 400) {
-      throw new WeComTransportError(ref, { failure: 'http-status', method: req.method, path: req.path, status: res.status, problem: `HTTP ${res.status} redirect: WeCom never redirects an API call, so it was not followed` });
-    }
     const decoded = decodeResponse(ref, req.method, req.path, res);
     if (decoded.kind !== 'json') throw new WeComTransportError(ref, { failure: 'invalid-body', method: req.method, path: req.path, status: res.status, problem: `expected JSON, got ${decoded.contentType}` });
     return assertOk(ref, req.path, decoded.body);
