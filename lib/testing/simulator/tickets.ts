@@ -13,7 +13,8 @@
  * - Both kinds count against one budget per app and one per corp; only fetches past the token check count, and a
  *   fetch answered 45009 does not (see {@link SimulatedTicketLimits}).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { jsapiSignature } from '../../crypto/jsapi-signature.js';
 import type { AppDirectory } from './apps.js';
 import type { Endpoint } from './endpoints.js';
 import type { Replies, Reply } from './replies.js';
@@ -52,11 +53,6 @@ interface TicketRecord {
   revoked: boolean;
 }
 
-/** The JS-SDK signature: sha1 of the four fields in this exact order, hex, nothing URL-encoded. */
-export function jsapiSignature(ticket: string, nonceStr: string, timestamp: string, url: string): string {
-  const text = `jsapi_ticket=${ticket}&noncestr=${nonceStr}&timestamp=${timestamp}&url=${url}`;
-  return createHash('sha1').update(text, 'utf8').digest('hex');
-}
 
 /** The ticket state of one simulator: records per kind and app, and the fetches inside the limit window. */
 export class TicketRegistry {
@@ -148,7 +144,7 @@ export class TicketRegistry {
     const url = input.url.split('#')[0]!;
     const timestamp = String(input.timestamp);
     const signedWith = (ticket: string, signedUrl = url): boolean =>
-      jsapiSignature(ticket, input.nonceStr, timestamp, signedUrl) === input.signature;
+      jsapiSignature({ ticket, nonceStr: input.nonceStr, timestamp, url: signedUrl }) === input.signature;
     const now = Date.now();
     const records = this.records.get(key(input.kind, app.name)) ?? [];
     const match = records.find((record) => signedWith(record.ticket));
