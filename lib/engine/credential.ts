@@ -49,6 +49,10 @@ export class Credential {
   private held?: Held;
   private inflight?: Promise<Held>;
   private backgroundRetryAt = 0;
+  /** Whether a value was ever held here (only such a credential follows the fleet's announcements). */
+  private used = false;
+  /** The read of an entry another instance announced, while one is under way. */
+  private adopting?: Promise<void>;
   /**
    * The recently rejected values (never served again), each with its compare-and-delete in the shared store, which
    * every caller that saw the rejection shares. Oldest first, at most REJECTED_TOKENS_REMEMBERED.
@@ -66,7 +70,7 @@ export class Credential {
     const announce = feed?.announceEntry ? () => feed.announceEntry!(spec.cacheKey) : undefined;
     this.coordinator = new FetchCoordinator(spec, spec.lock, this.store, () => this.fetchWithRetries(), this.logger, () => !this.closed, announce);
     if (feed) {
-      this.stopFeed = feed.onTokenInvalidated(spec.cacheKey, (fp) => this.onFleetInvalidation(fp), () => this.coordinator.entryWritten());
+      this.stopFeed = feed.onTokenInvalidated(spec.cacheKey, (fp) => this.onFleetInvalidation(fp), () => this.onFleetEntryWritten());
     }
     this.schedule = new RefreshSchedule(spec.timerName, spec.scheduler, this.logger);
     this.gate = new FetchGate(spec.ref, spec.kind, spec.errorCooldownMs, spec.rateLimitCooldownMs, spec.failureCooldownMs);
@@ -162,6 +166,28 @@ export class Credential {
   private onFleetInvalidation(valueFingerprint: string): void {
     const held = this.held;
     if (held && fingerprint(held.token) === valueFingerprint) this.dropHeld();
+  }
+
+  /**
+   * Another instance wrote a new entry. A load under way here (waiting on that holder) reads it at once; with none,
+   * an instance that has held a value takes the new one now, so that its calls still in flight with the old value
+   * replay on the new one without a read of the shared cache of their own. A credential never used here stays idle.
+   */
+  private onFleetEntryWritten(): void {
+    this.coordinator.entryWritten();
+    if (this.inflight || this.closed || !this.used || this.adopting) return;
+    const before = this.held;
+    this.adopting = this.store
+      .read()
+      .then((shared) => {
+        // Only while nothing else changed the held value meanwhile (a load of ours adopts for itself).
+        if (!shared || this.closed || this.inflight || this.held !== before) return;
+        if (this.isServable(shared) && isNewer(shared, before) && (!before || shared.expiresAt >= before.expiresAt)) this.adopt(shared, false, before);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.adopting = undefined;
+      });
   }
 
   private dropHeld(): void {
@@ -303,6 +329,7 @@ export class Credential {
   private adopt(entry: TokenEntry, fetched: boolean, replaced?: TokenEntry): Held {
     const held: Held = { token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt, refreshAt: refreshPoint(entry, this.spec.refreshAheadMs, replaced) };
     this.held = held;
+    this.used = true;
     // One fetch per lifetime, at its refresh point, is outside the budget (usable from a little before it: the
     // refresh timer starts up to 5% of the wait early, to spread a fleet).
     const now = Date.now();

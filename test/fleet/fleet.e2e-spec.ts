@@ -140,21 +140,26 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
     await expectNoLeaks(app.secret);
   });
 
-  it('a rejection seen by one process drops the token from every in-process copy of the fleet, without a call of theirs rejected', async () => {
+  it('a rejection seen by one process drops the token from every in-process copy of the fleet, and the others take the new one as it is announced, without a call of theirs', async () => {
     const { app, sim, workers } = await setUp('feed', 3);
     await Promise.all(workers.map((worker) => worker.request<TokensResult>('tokens', { n: 1 })));
     const [revoked] = sim.revokeTokens();
     const first = await workers[0]!.request<CallsResult>('calls', { n: 1, ...USER_GET });
     expect(first.failed).toBe(0);
-    // The others hear of it through Redis: their copies are dropped, not served until WeCom rejects them too.
+    const renewed = sim.currentToken();
+    expect(renewed).not.toBe(revoked);
+    // The others hear of it through Redis: their copies are dropped, not served until WeCom rejects them too, and
+    // the holder's announcement of the new entry has them hold it before any call of theirs needs it.
     const deadline = Date.now() + 3_000;
     let held: Array<Entry | null> = [];
     do {
       held = await Promise.all(workers.slice(1).map((worker) => worker.request<Entry | null>('peek')));
-      if (held.every((entry) => entry?.token !== revoked)) break;
+      if (held.every((entry) => entry?.token === renewed)) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     } while (Date.now() < deadline);
-    expect(held.map((entry) => entry?.token === revoked)).toEqual([false, false]);
+    expect(held.map((entry) => entry?.token === renewed)).toEqual([true, true]);
+    expect(sim.gettokenCalls()).toBe(2);
+    expect(sim.calls('/cgi-bin/user/get')).toBe(2);
     const rest = await Promise.all(workers.slice(1).map((worker) => worker.request<CallsResult>('calls', { n: 20, ...USER_GET })));
     const rejected = sim.requests.filter((r) => r.errcode === 40014).length;
     report(`invalidation feed, 3 processes: ${rejected} call(s) rejected with 40014 in all, ${sim.gettokenCalls() - 1} refetch(es)`);
