@@ -112,6 +112,11 @@ async function main() {
       logs() {
         return logger.lines.splice(0);
       },
+      /** Forget app `app`'s token, here and in the shared cache (before another cold start). */
+      async forget({ app: name }) {
+        await services[name].invalidate();
+        return true;
+      },
       /** n concurrent getToken() on app `app`. */
       async cold({ app: name, n }) {
         const probe = probes[name];
