@@ -274,6 +274,33 @@ describe('HTTP limits against hostile servers', () => {
       expect(server.seen.filter((r) => r.url === '/x')).not.toHaveLength(0);
     });
 
+    it('an interceptor registered before ours (so run after it) that moves a request elsewhere: the other host gets it without the token, and its 40014 is not ours', async () => {
+      const elsewhere = await other((_req, res) => json(res, { errcode: 40014, errmsg: 'invalid access_token' }));
+      const server = await hostile('', () => false);
+      const { interceptor } = await boot(server.baseUrl);
+      const instance = axios.create({ baseURL: server.baseUrl, timeout: 2_000 });
+      // Registered first, so axios runs it after ours: it sees the URL with the token already in it.
+      instance.interceptors.request.use((config) => {
+        if (config.url?.includes('/move-url')) config.url = `${elsewhere.url}/moved${config.url.slice(config.url.indexOf('?'))}`;
+        if (config.url?.includes('/move-base')) config.baseURL = `${elsewhere.url}/based`;
+        if (config.url?.includes('/move-params')) config.params = { ...(config.params as object), access_token: 'copied' };
+        return config;
+      });
+      interceptor.attach(instance);
+      const moved = await instance.get('/cgi-bin/move-url?keep=1#frag');
+      const based = await instance.get('/cgi-bin/move-base');
+      await instance.get('/cgi-bin/user/get');
+      expect(moved.data).toEqual({ errcode: 40014, errmsg: 'invalid access_token' });
+      expect(based.data).toEqual({ errcode: 40014, errmsg: 'invalid access_token' });
+      expect(elsewhere.seen.map((r) => r.url)).toEqual(['/moved?keep=1', '/based/cgi-bin/move-base']);
+      expect(server.seen.filter((r) => r.url.startsWith('/cgi-bin/user/get')).map((r) => sent(r))).toEqual([server.issued[0]]);
+      // Still on baseUrl with another access_token put into params: sent with the one token, not a second value.
+      await instance.get('/cgi-bin/move-params');
+      const params = server.seen.filter((r) => r.url.startsWith('/cgi-bin/move-params'));
+      expect(params.map((r) => new URLSearchParams(r.url.split('?')[1]).getAll('access_token'))).toEqual([[server.issued[0]]]);
+      expect(server.issued).toHaveLength(1);
+    });
+
     it('a request that carried a token fails only with the module’s errors (an invalid URL after attaching included)', async () => {
       const server = await hostile('/wecom', () => false);
       const { client } = await boot(server.baseUrl);

@@ -6,6 +6,7 @@
  * redirect, and fails only with the module's own errors.
  */
 import type { HttpService } from '@nestjs/axios';
+import axiosLib from 'axios';
 import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { inspect } from 'node:util';
 import { bindingOf, CredentialBinding, CredentialSource } from './credential-binding.js';
@@ -22,11 +23,19 @@ import type { AppRef } from '../wecom-token.messages.js';
 const REPLAYED = 'wecomTokenReplayed';
 /** The interceptor that attached its credential to a request. */
 const CARRIER = 'wecomCredentialCarrier';
+/** The adapter a request had before the interceptor put its scope guard in front of it. */
+const ADAPTER = 'wecomOriginalAdapter';
+/** Marks a request the guard took the credential out of (moved off baseUrl after the interceptor attached it). */
+const WITHDRAWN = 'wecomCredentialWithdrawn';
+/** axios' own default, should a request reach the guard without one. */
+const DEFAULT_ADAPTERS: NonNullable<InternalAxiosRequestConfig['adapter']> = ['xhr', 'http', 'fetch'];
 
 type TokenRequestConfig = InternalAxiosRequestConfig & {
   [REPLAYED]?: boolean;
   [DEADLINE]?: Deadline | undefined;
   [CARRIER]?: AccessTokenInterceptor | undefined;
+  [ADAPTER]?: InternalAxiosRequestConfig['adapter'];
+  [WITHDRAWN]?: boolean;
 };
 
 const ACCESS_TOKEN = new CredentialParam('access_token');
@@ -102,6 +111,21 @@ export class AccessTokenInterceptor {
     return this.tokens.ref;
   }
 
+  /**
+   * Runs in front of the request's adapter, after every request interceptor: axios runs the interceptors registered
+   * before this one after it, and one of them may have moved the request off baseUrl. Such a request still goes where
+   * it was sent, without the credential.
+   */
+  private readonly guard = (config: TokenRequestConfig): Promise<AxiosResponse> => {
+    if (!this.targets(config)) {
+      config.url = this.param.remove(config.url ?? '');
+      config[WITHDRAWN] = true;
+    }
+    // A copy put into `params` after ours would be serialized after it, a second value WeCom may read instead.
+    if (config.params) config.params = this.param.strip(config.params as Record<string, unknown>);
+    return axiosLib.getAdapter(config[ADAPTER] ?? DEFAULT_ADAPTERS, config)(config);
+  };
+
   private async onRequest(config: TokenRequestConfig): Promise<InternalAxiosRequestConfig> {
     if (!this.targets(config)) return config;
     const token = await this.tokens.getToken();
@@ -110,6 +134,10 @@ export class AccessTokenInterceptor {
     config.url = this.param.attach(config.url ?? '', token);
     if (config.params) config.params = this.param.strip(config.params as Record<string, unknown>);
     config[CARRIER] = this;
+    config[WITHDRAWN] = false;
+    // A replay carries the guard over from its first attempt: keep the adapter it had before.
+    if (config.adapter !== this.guard) config[ADAPTER] = config.adapter;
+    config.adapter = this.guard;
     // WeCom never redirects an API call: a redirect would carry the query string, credential included, elsewhere.
     config.maxRedirects = 0;
     // The deadline starts once the credential is at hand: the bound is on the exchange with WeCom, and a wait for the
@@ -133,6 +161,8 @@ export class AccessTokenInterceptor {
     if (config[CARRIER] !== this) return response;
     const deadline = deadlineOf(config);
     deadline?.clear();
+    // The credential was not sent: whatever the other host answers is not a rejection of it.
+    if (config[WITHDRAWN]) return response;
     const errcode = this.rejectionOf(response);
     if (errcode === undefined) return response;
     const path = pathOf(config.url);

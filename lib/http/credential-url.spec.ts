@@ -21,6 +21,18 @@ describe('CredentialParam', () => {
     expect(suite.read('/p?suite_access_token=100%')).toBe('100%');
   });
 
+  it.each([
+    ['http://x/moved?suite_access_token=S&keep=1#f', 'http://x/moved?keep=1#f'],
+    ['/p?a=1&suite_access_token=S1&suite_access_token=S0&b=2', '/p?a=1&b=2'],
+    ['/p?suite_access_token=S', '/p'],
+    ['/p?access_token=A', '/p?access_token=A'],
+    ['/p#suite_access_token=S', '/p#suite_access_token=S'],
+    ['/p', '/p'],
+  ])('removes its parameter: %s -> %s', (url, expected) => {
+    expect(suite.remove(url)).toBe(expected);
+    expect(suite.read(suite.remove(url))).toBeUndefined();
+  });
+
   it('strips its key from params and leaves other objects alone', () => {
     const params = { userid: 'a' };
     expect(suite.strip(params)).toBe(params);

@@ -41,6 +41,19 @@ export class CredentialParam {
     return undefined;
   }
 
+  /** `url` without any `name` parameter (its fragment kept). */
+  remove(url: string): string {
+    const query = url.indexOf('?');
+    if (query < 0 || !url.includes(this.key, query)) return url;
+    const hash = url.indexOf('#', query);
+    const end = hash >= 0 ? hash : url.length;
+    const kept = url
+      .slice(query + 1, end)
+      .split('&')
+      .filter((pair) => pair !== '' && !pair.startsWith(this.key));
+    return `${url.slice(0, query)}${kept.length > 0 ? `?${kept.join('&')}` : ''}${url.slice(end)}`;
+  }
+
   /** `params` without the `name` key (axios would serialize a second copy after ours). */
   strip(params: Record<string, unknown>): Record<string, unknown> {
     if (!(this.name in params)) return params;
