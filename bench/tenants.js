@@ -90,7 +90,7 @@ async function run(report) {
       met: null,
     });
 
-    const warm = await one.call('warm', { time: size(400, 15), rounds: size(5, 1) }, 300_000);
+    const warm = await one.call('warm', { time: size(400, 15), rounds: size(9, 1) }, 300_000);
     const afterWarm = await sim.call('serviceCounters');
     if (afterWarm.corpToken !== afterHand.corpToken) throw new Error('tenants: a warm getCorpToken() fetched');
     report.line(`  warm ns/op, round robin over ${fmtInt(corps)} corps: getCorpToken ${fmtNs(warm.getCorpToken)}, floor ${fmtNs(warm['floor (a)'])}, getToken ${fmtNs(warm.getToken)}`);
