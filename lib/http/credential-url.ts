@@ -14,18 +14,11 @@ export class CredentialParam {
   /** `url` without its fragment, with `name=token` as its only `name` parameter (a replay replaces the rejected one). */
   attach(url: string, token: string): string {
     const hash = url.indexOf('#');
-    let base = hash >= 0 ? url.slice(0, hash) : url;
     const value = `${this.key}${encodeURIComponent(token)}`;
+    // An earlier copy (a replay's rejected one, or the caller's) is removed first, and empty pairs with it.
+    const base = this.remove(hash >= 0 ? url.slice(0, hash) : url);
     const query = base.indexOf('?');
     if (query < 0) return `${base}?${value}`;
-    if (base.includes(this.key, query)) {
-      const kept = base
-        .slice(query + 1)
-        .split('&')
-        .filter((pair) => pair !== '' && !pair.startsWith(this.key));
-      base = kept.length > 0 ? `${base.slice(0, query)}?${kept.join('&')}` : base.slice(0, query);
-      return `${base}${kept.length > 0 ? '&' : '?'}${value}`;
-    }
     const last = base.charCodeAt(base.length - 1);
     // '?' (63) or '&' (38) already ends the query: no empty pair.
     return `${base}${last === 63 || last === 38 ? '' : '&'}${value}`;
