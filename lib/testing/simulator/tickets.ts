@@ -18,6 +18,7 @@ import { jsapiSignature } from '../../crypto/jsapi-signature.js';
 import type { AppDirectory } from './apps.js';
 import type { Endpoint } from './endpoints.js';
 import type { Replies, Reply } from './replies.js';
+import { checkEither, checkLifetime } from './checks.js';
 import type {
   RepeatedTicketMode,
   SimulatedApiContext,
@@ -53,7 +54,6 @@ interface TicketRecord {
   revoked: boolean;
 }
 
-
 /** The ticket state of one simulator: records per kind and app, and the fetches inside the limit window. */
 export class TicketRegistry {
   private readonly records = new Map<string, TicketRecord[]>();
@@ -67,8 +67,8 @@ export class TicketRegistry {
     private readonly replies: Replies,
     settings: TicketSettings,
   ) {
-    this.lifetimeSeconds = checkLifetime(settings.lifetimeSeconds);
-    this.mode = checkMode(settings.mode);
+    this.lifetimeSeconds = checkLifetime(settings.lifetimeSeconds, 'ticket');
+    this.mode = checkEither(settings.mode, 'same-ticket', 'new-ticket', 'repeatedTicket');
     this.limits = checkLimits({ ...DEFAULT_TICKET_LIMITS, ...settings.limits });
   }
 
@@ -82,12 +82,12 @@ export class TicketRegistry {
 
   /** Lifetime of tickets issued from now on. */
   setLifetime(seconds: number): void {
-    this.lifetimeSeconds = checkLifetime(seconds);
+    this.lifetimeSeconds = checkLifetime(seconds, 'ticket');
   }
 
   /** What a repeated fetch returns. */
   setMode(mode: RepeatedTicketMode): void {
-    this.mode = checkMode(mode);
+    this.mode = checkEither(mode, 'same-ticket', 'new-ticket', 'repeatedTicket');
   }
 
   /** Replaces some limits; past fetches inside the window still count. */
@@ -220,7 +220,7 @@ export class TicketRegistry {
   }
 
   private recordsOf(kind: SimulatedTicketKind, appName: string | undefined): TicketRecord[] {
-    checkKind(kind);
+    checkEither(kind, 'corp', 'agent', 'ticket kind');
     const names = appName === undefined ? this.apps.all().map((app) => app.name) : [this.apps.get(appName).name];
     return names.flatMap((name) => this.records.get(key(kind, name)) ?? []);
   }
@@ -232,26 +232,6 @@ function key(kind: SimulatedTicketKind, appName: string): string {
 
 function isValid(record: TicketRecord, now: number): boolean {
   return !record.revoked && now < record.expiresAt;
-}
-
-function checkKind(kind: SimulatedTicketKind): void {
-  if (kind !== 'corp' && kind !== 'agent') {
-    throw new Error(`ticket kind must be 'corp' or 'agent', got '${String(kind)}'`);
-  }
-}
-
-function checkLifetime(seconds: number): number {
-  if (!(Number.isFinite(seconds) && seconds > 0)) {
-    throw new Error(`ticket lifetime must be a positive number of seconds, got ${seconds}`);
-  }
-  return seconds;
-}
-
-function checkMode(mode: RepeatedTicketMode): RepeatedTicketMode {
-  if (mode !== 'same-ticket' && mode !== 'new-ticket') {
-    throw new Error(`repeatedTicket must be 'same-ticket' or 'new-ticket', got '${String(mode)}'`);
-  }
-  return mode;
 }
 
 function checkLimits(limits: SimulatedTicketLimits): SimulatedTicketLimits {

@@ -6,6 +6,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { AppDirectory, NormalisedApp } from './apps.js';
 import type { Replies, Reply } from './replies.js';
 import type { RepeatedGettokenMode } from './types.js';
+import { checkEither, checkLifetime } from './checks.js';
 
 /** The path of gettoken, the one endpoint that takes no access_token. */
 export const GETTOKEN_PATH = '/cgi-bin/gettoken';
@@ -38,19 +39,19 @@ export class TokenRegistry {
     lifetimeSeconds: number,
     mode: RepeatedGettokenMode,
   ) {
-    this.lifetimeSeconds = checkLifetime(lifetimeSeconds);
-    this.mode = checkMode(mode);
+    this.lifetimeSeconds = checkLifetime(lifetimeSeconds, 'token');
+    this.mode = checkEither(mode, 'same-token', 'new-token', 'repeatedGettoken');
     for (const app of apps.all()) this.byApp.set(app.name, []);
   }
 
   /** Lifetime of tokens issued from now on. */
   setLifetime(seconds: number): void {
-    this.lifetimeSeconds = checkLifetime(seconds);
+    this.lifetimeSeconds = checkLifetime(seconds, 'token');
   }
 
   /** What a repeated gettoken returns. */
   setMode(mode: RepeatedGettokenMode): void {
-    this.mode = checkMode(mode);
+    this.mode = checkEither(mode, 'same-token', 'new-token', 'repeatedGettoken');
   }
 
   /** `GET /cgi-bin/gettoken`: 40013 for a missing or wrong corpid, 40001 for an unknown secret. */
@@ -161,19 +162,4 @@ export class TokenRegistry {
     this.apps.get(appName);
     return [...(this.byApp.get(appName) ?? [])];
   }
-}
-
-/** A lifetime must be a positive number of seconds (fractions allowed, for short tests). */
-export function checkLifetime(seconds: number): number {
-  if (!(Number.isFinite(seconds) && seconds > 0)) {
-    throw new Error(`token lifetime must be a positive number of seconds, got ${seconds}`);
-  }
-  return seconds;
-}
-
-function checkMode(mode: RepeatedGettokenMode): RepeatedGettokenMode {
-  if (mode !== 'same-token' && mode !== 'new-token') {
-    throw new Error(`repeatedGettoken must be 'same-token' or 'new-token', got '${String(mode)}'`);
-  }
-  return mode;
 }
