@@ -7,7 +7,7 @@
  * processes, against a second simulator corp.
  * Skipped, with the reason printed, when Redis does not answer at REDIS_URL or the build has no RedisTokenLock.
  */
-const { REDIS_URL, fmtInt, fmtMs, fmtRatio, forkWorker, lib, median, probeRedis, size, testing } = require('./support');
+const { REDIS_URL, fmtInt, fmtMs, fmtRatio, forkWorker, lib, median, probeRedis, size, testing, textMessage } = require('./support');
 
 const GETTOKEN_DELAY_MS = 50;
 
@@ -107,7 +107,7 @@ async function run(report) {
           // Revocation wave: WeCom revokes the token; every caller of every process hits 40014 at once.
           sim.resetCounters();
           sim.revokeTokens(simApp);
-          const body = { touser: 'zhangsan', msgtype: 'text', agentid: sim.app(simApp).agentId, text: { content: 'fleet benchmark' } };
+          const body = textMessage(sim.app(simApp).agentId, 'fleet benchmark');
           const wave = await Promise.all(workers.map((w) => w.call('wave', { app, n, body })));
           const waveCalls = sim.gettokenCalls(simApp);
           const waveFailed = wave.reduce((s, r) => s + r.failed, 0);
@@ -150,7 +150,7 @@ async function run(report) {
           for (let round = 0; round < size(5, 1); round++) {
             sims[app].resetCounters();
             sims[app].revokeTokens('default');
-            const body = { touser: 'zhangsan', msgtype: 'text', agentid: sims[app].app('default').agentId, text: { content: 'fleet benchmark' } };
+            const body = textMessage(sims[app].app('default').agentId, 'fleet benchmark');
             const wave = await Promise.all(workers.map((w, i) => w.call('wave', { app, n: shares[i], body })));
             rounds.push({ ms: Math.max(...wave.map((r) => r.adoptedMs)), calls: sims[app].gettokenCalls('default'), failed: wave.reduce((n, r) => n + r.failed, 0) });
           }

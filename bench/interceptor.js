@@ -8,7 +8,7 @@
  * and prints the functions with the most self time (where the overhead goes).
  */
 const axios = require('axios');
-const { bootContext, fmtInt, fmtRatio, forkWorker, lib, median, nowMs, size } = require('./support');
+const { bootContext, fmtInt, fmtRatio, forkWorker, lib, median, nowMs, size, textMessage } = require('./support');
 
 const PATH = '/cgi-bin/message/send';
 
@@ -45,7 +45,7 @@ async function run(report) {
     app = await bootContext([WeComTokenModule.forRoot({ corpId: info.corpId, secret, baseUrl: info.baseUrl, timeoutMs: 10_000 })]);
     const client = app.get(WeComClient);
     const token = await app.get(AccessTokenService).getToken();
-    const body = { touser: 'zhangsan', msgtype: 'text', agentid: agentId, text: { content: 'benchmark' } };
+    const body = textMessage(agentId, 'benchmark');
 
     // What an application writes without the module: the token appended by hand, the errcode checked.
     const raw = axios.create({ baseURL: info.baseUrl, timeout: 10_000 });
@@ -184,7 +184,7 @@ async function profile() {
   try {
     const client = app.get(WeComClient);
     const token = await app.get(AccessTokenService).getToken();
-    const body = { touser: 'zhangsan', msgtype: 'text', agentid: agentId, text: { content: 'benchmark' } };
+    const body = textMessage(agentId, 'benchmark');
     const raw = axios.create({ baseURL: info.baseUrl, timeout: 10_000 });
     const contenders = {
       ours: () => client.post(PATH, body),

@@ -224,8 +224,14 @@ function probeRedis(url = REDIS_URL) {
   });
 }
 
+/** The message/send body the parts post: a text message to the simulator's user zhangsan from app `agentId`. */
+function textMessage(agentId, content) {
+  return { touser: 'zhangsan', msgtype: 'text', agentid: agentId, text: { content } };
+}
+
 module.exports = {
   SMOKE,
+  textMessage,
   REDIS_URL,
   size,
   sleep,
