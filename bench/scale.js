@@ -32,7 +32,7 @@ async function run(report) {
           `(${fmtBytes(r.bootedPerApp * r.n)} for ${fmtInt(r.n)} apps), and start-up is super-linear (${fmtMs(r.quarterStartupMs)} → ${fmtMs(r.startupMs)} for 4× the apps). ` +
           `Cause: a bare Nest module with the same provider graph costs ${fmtBytes(r.barePerApp)}/app; add one ` +
           `moduleRef.get(token, { strict: false }) per app and it costs ${fmtBytes(r.lookupPerApp)}/app (both measured in this run). ` +
-          `Each app's provider factory in lib/wecom-token.providers.ts calls ` +
+          `Each app's provider factory in lib/app/wecom-token.providers.ts calls ` +
           `moduleRef.get(CACHE_MANAGER / SchedulerRegistry, { strict: false }) on its own module's ModuleRef, and Nest builds ` +
           `an InstanceLinksHost (an index of every provider of every module) lazily per ModuleRef and keeps it. ` +
           `One lookup per application (e.g. optional injection of CACHE_MANAGER / SchedulerRegistry, or one resolver shared by all apps) would make it linear.`,

@@ -2,7 +2,7 @@
  * Completes the ES-module build after `tsc -p tsconfig.build.esm.json` has emitted it into dist/esm:
  * - dist/esm/package.json says `"type": "module"`, so that Node and TypeScript read dist/esm/**.js as ES modules while
  *   dist/**.js (the CommonJS build, with the one set of declarations) stays CommonJS;
- * - dist/esm/optional-peer.js is replaced by the ES-module build's own copy (see lib/optional-peer.ts): there is no
+ * - dist/esm/common/optional-peer.js is replaced by the ES-module build's own copy (see lib/common/optional-peer.ts): there is no
  *   `require` in an ES module, and inside jest's or vitest's ES-module runtime only `import()` reaches the registry
  *   the application's modules live in, so the optional peers are imported once, when the build is loaded.
  */
@@ -14,17 +14,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const esm = join(root, 'dist', 'esm');
 
 // The peer list is the CommonJS source's, so that the two copies cannot drift apart.
-const source = readFileSync(join(root, 'lib', 'optional-peer.ts'), 'utf8');
+const source = readFileSync(join(root, 'lib', 'common', 'optional-peer.ts'), 'utf8');
 const list = /export const OPTIONAL_PEERS = (\[[^\]]*\]) as const;/.exec(source)?.[1];
-if (!list) throw new Error('lib/optional-peer.ts: no `export const OPTIONAL_PEERS = [...] as const;` found');
+if (!list) throw new Error('lib/common/optional-peer.ts: no `export const OPTIONAL_PEERS = [...] as const;` found');
 const peers = JSON.parse(list.replace(/'/g, '"'));
 
 writeFileSync(join(esm, 'package.json'), `${JSON.stringify({ type: 'module' }, null, 2)}\n`);
 
 writeFileSync(
-  join(esm, 'optional-peer.js'),
+  join(esm, 'common', 'optional-peer.js'),
   `/**
- * The ES-module build's copy of optional-peer.js, written by scripts/build-esm.mjs (lib/optional-peer.ts is the
+ * The ES-module build's copy of optional-peer.js, written by scripts/build-esm.mjs (lib/common/optional-peer.ts is the
  * CommonJS build's). Each optional peer is imported once, when this build is loaded, through import(): in Node,
  * in jest with --experimental-vm-modules and in vitest alike that finds the application's own copy. A peer that is
  * not installed is remembered with its error, thrown when it is asked for, as require() would throw it.

@@ -8,13 +8,13 @@ import { Credential } from '../engine/credential.js';
 import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
 import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
 import type { CredentialBinding } from '../http/credential-binding.js';
-import type { TokenEntry } from '../interfaces/token-entry.interface.js';
-import type { TokenLock } from '../interfaces/token-lock.interface.js';
-import { maskToken } from '../redaction.js';
-import { GETTOKEN_PATH, TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants.js';
-import type { AppRef } from '../wecom-token.messages.js';
-import { credentialHttp, entryFromBody, requestCredential } from '../credential-request.js';
-import { settingsOf, type WeComTokenConfig } from '../wecom-token.config.js';
+import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
+import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
+import { maskToken } from '../common/redaction.js';
+import { GETTOKEN_PATH, TOKEN_REJECTED_ERRCODES } from '../common/wecom-token.constants.js';
+import type { AppRef } from '../common/wecom-token.messages.js';
+import { credentialHttp, entryFromBody, requestCredential } from '../common/credential-request.js';
+import { settingsOf, type WeComTokenConfig } from '../common/wecom-token.config.js';
 
 export { refreshPoint } from '../engine/credential.js';
 

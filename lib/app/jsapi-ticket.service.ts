@@ -9,15 +9,15 @@ import { inspect } from 'node:util';
 import { hasHtmlEscapes, jsapiSignature, nonce, signableUrl, timestampSeconds } from '../crypto/jsapi-signature.js';
 import { Credential } from '../engine/credential.js';
 import { publishRejected } from '../observability/diagnostics.js';
-import { WeComApiError } from '../errors/wecom-api.error.js';
-import { WeComConfigError } from '../errors/wecom-config.error.js';
-import type { TokenEntry } from '../interfaces/token-entry.interface.js';
-import { maskToken } from '../redaction.js';
-import { AGENT_TICKET_PATH, JSAPI_TICKET_PATH, TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants.js';
-import { htmlEscapedUrlMessage, noAgentIdMessage } from '../wecom-token.messages.js';
+import { WeComApiError } from '../common/errors/wecom-api.error.js';
+import { WeComConfigError } from '../common/errors/wecom-config.error.js';
+import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
+import { maskToken } from '../common/redaction.js';
+import { AGENT_TICKET_PATH, JSAPI_TICKET_PATH, TOKEN_REJECTED_ERRCODES } from '../common/wecom-token.constants.js';
+import { htmlEscapedUrlMessage, noAgentIdMessage } from '../common/wecom-token.messages.js';
 import { AccessTokenService } from './access-token.service.js';
-import { credentialHttp, CredentialRequest, entryFromBody, requestCredential } from '../credential-request.js';
-import { settingsOf, type WeComTokenConfig } from '../wecom-token.config.js';
+import { credentialHttp, CredentialRequest, entryFromBody, requestCredential } from '../common/credential-request.js';
+import { settingsOf, type WeComTokenConfig } from '../common/wecom-token.config.js';
 
 /** Which ticket: the corp's (jsapi_ticket) or the app's (agent_config). */
 export type JsapiTicketKind = 'corp' | 'agent';

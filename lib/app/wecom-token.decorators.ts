@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { AccessTokenService } from './access-token.service.js';
 import { WeComClient } from '../http/wecom.client.js';
-import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
+import { DEFAULT_APP_NAME } from '../common/wecom-token.constants.js';
 import { getAccessTokenServiceName, getJsapiTicketServiceName, getWeComClientName } from './wecom-token.tokens.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
 

@@ -1,9 +1,9 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
-import { WeComConfigError } from '../errors/wecom-config.error.js';
-import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenOptionsFactory } from '../interfaces/wecom-token-options.interface.js';
-import { asyncOptionsProviders } from '../async-options.js';
-import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
-import { invalidOptionMessage, missingAsyncFactoryMessage } from '../wecom-token.messages.js';
+import { WeComConfigError } from '../common/errors/wecom-config.error.js';
+import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenOptionsFactory } from '../common/interfaces/wecom-token-options.interface.js';
+import { asyncOptionsProviders } from '../common/async-options.js';
+import { DEFAULT_APP_NAME } from '../common/wecom-token.constants.js';
+import { invalidOptionMessage, missingAsyncFactoryMessage } from '../common/wecom-token.messages.js';
 import { createAppProviders, exportedTokens } from './wecom-token.providers.js';
 import { getWeComOptionsToken } from './wecom-token.tokens.js';
 

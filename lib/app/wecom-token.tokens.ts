@@ -2,7 +2,7 @@
  * Injection tokens, readable and deterministic: `'WeComAccessTokenService(contacts)'`, never random.
  * The default app's public services are their classes, so `constructor(private tokens: AccessTokenService)` works.
  */
-import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
+import { DEFAULT_APP_NAME } from '../common/wecom-token.constants.js';
 
 /** Token of the raw options of one app, as given to `forRoot` or produced by `forRootAsync`. */
 export function getWeComOptionsToken(name: string = DEFAULT_APP_NAME): string {

@@ -2,7 +2,7 @@
  * What the doctor says about each errcode: what it means for this check, and where to fix it in the admin console
  * (管理后台, https://work.weixin.qq.com/wework_admin). Falls back on the module's own hints.
  */
-import { hintFor } from '../wecom-token.messages.js';
+import { hintFor } from '../common/wecom-token.messages.js';
 
 /** Where a trusted IP is added. */
 export const TRUSTED_IP_WHERE = '应用管理 → the app → 企业可信IP (开发者接口); required for self-built apps created after 2022-06-20';

@@ -5,12 +5,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { bounded, describeError } from '../bounded.js';
-import { loadIfInstalled as loadOptionalPeer } from '../optional-peer-if-installed.js';
+import { bounded, describeError } from '../common/bounded.js';
+import { loadIfInstalled as loadOptionalPeer } from '../common/optional-peer-if-installed.js';
 import { RedisTokenLock } from '../redis/redis-token-lock.js';
-import { redisUrlWithoutPassword } from '../redaction.js';
-import { ipFromErrmsg } from '../wecom-token.messages.js';
-import { DEFAULT_BASE_URL } from '../wecom-token.constants.js';
+import { redisUrlWithoutPassword } from '../common/redaction.js';
+import { ipFromErrmsg } from '../common/wecom-token.messages.js';
+import { DEFAULT_BASE_URL } from '../common/wecom-token.constants.js';
 import { gettokenAdvice, agentAdvice, ticketAdvice, TRUSTED_IP_WHERE } from './doctor.messages.js';
 
 /** The outcome of one check; `skip` is not a failure (an optional check without its setting, or a prerequisite). */

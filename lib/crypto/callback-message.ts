@@ -10,7 +10,7 @@
 import { randomInt } from 'node:crypto';
 import { inspect } from 'node:util';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { maskToken } from '../redaction.js';
+import { maskToken } from '../common/redaction.js';
 import { callbackFieldMessage, callbackXmlMessage } from './crypto.messages.js';
 import { timestampSeconds } from './jsapi-signature.js';
 import { WeComCallbackError } from './wecom-callback.error.js';

@@ -1,7 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import * as published from '@wecom/crypto';
-import { WeComConfigError } from '../errors/wecom-config.error.js';
+import { WeComConfigError } from '../common/errors/wecom-config.error.js';
 import { WeComCallbackError, WeComCallbackFailure } from './wecom-callback.error.js';
 import { WeComCrypto } from './wecom-crypto.js';
 import { caughtOf } from '../../test/support/caught';

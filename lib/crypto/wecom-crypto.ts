@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
-import { WeComConfigError } from '../errors/wecom-config.error.js';
+import { WeComConfigError } from '../common/errors/wecom-config.error.js';
 import {
   badPaddingMessage,
   ciphertextLengthMessage,

@@ -4,27 +4,14 @@
  * build one spec per credential.
  */
 import type { Cache } from 'cache-manager';
-import type { TokenEntry } from '../interfaces/token-entry.interface.js';
-import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
+import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import type { CredentialKind } from '../observability/diagnostics.js';
-import type { AppRef } from '../wecom-token.messages.js';
+import type { AppRef } from '../common/wecom-token.messages.js';
 import type { TimeoutRegistry } from './refresh-schedule.js';
 
-/** How the engine treats a failed fetch. */
-export type FailureClass =
-  /** Worth another attempt within the same fetch (busy, concurrency limit, network, 5xx). */
-  | 'transient'
-  /** The credentials or permissions are wrong: no retry, a long cool-down. */
-  | 'credential'
-  /** WeCom's frequency limit: no retry, the longest cool-down. */
-  | 'rate-limited'
-  /** Anything else: no retry within the fetch, a short growing cool-down. */
-  | 'other'
-  /**
-   * Nothing was sent: the fetch could not start (no suite_ticket yet, no permanent code, a cancelled corp). No
-   * cool-down and no budget spent: the condition can change at any moment (a callback arrives).
-   */
-  | 'unsent';
+export type { FailureClass } from '../common/interfaces/failure-class.interface.js';
+import type { FailureClass } from '../common/interfaces/failure-class.interface.js';
 
 /** One credential's settings and its fetch. */
 export interface CredentialSpec {

@@ -6,13 +6,13 @@
  */
 import { Logger } from '@nestjs/common';
 import { inspect } from 'node:util';
-import { backoffMs, describeError, sleep } from '../bounded.js';
-import { WeComShutdownError } from '../errors/wecom-shutdown.error.js';
-import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import { backoffMs, describeError, sleep } from '../common/bounded.js';
+import { WeComShutdownError } from '../common/errors/wecom-shutdown.error.js';
+import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import { publishFetch, publishRefreshFailed } from '../observability/diagnostics.js';
-import { fingerprint, maskToken } from '../redaction.js';
-import { REJECTED_TOKENS_REMEMBERED } from '../wecom-token.constants.js';
-import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage } from '../wecom-token.messages.js';
+import { fingerprint, maskToken } from '../common/redaction.js';
+import { REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
+import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage } from '../common/wecom-token.messages.js';
 import type { CredentialSpec, FailureClass } from './credential-spec.js';
 import { FetchCoordinator } from './fetch-coordinator.js';
 import { FetchGate } from './fetch-gate.js';

@@ -6,12 +6,12 @@
  * leases pass without a token (the lock or its holders keep failing) does each instance fetch for itself.
  */
 import type { Logger } from '@nestjs/common';
-import { bounded, describeError } from '../bounded.js';
-import type { TokenEntry } from '../interfaces/token-entry.interface.js';
-import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import { bounded, describeError } from '../common/bounded.js';
+import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
+import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import type { TokenStore } from './token-store.js';
 import type { CredentialSpec } from './credential-spec.js';
-import { lockUnavailableMessage, malformedLockMessage } from '../wecom-token.messages.js';
+import { lockUnavailableMessage, malformedLockMessage } from '../common/wecom-token.messages.js';
 
 /** Decides whether an entry found in the shared cache saves a fetch. */
 export type EntryFilter = (entry: TokenEntry) => boolean;

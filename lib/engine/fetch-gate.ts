@@ -3,9 +3,9 @@
  * the credential endpoint sees at most `FETCH_BUDGET` requests in any `FETCH_BUDGET_WINDOW_MS`, apart from one
  * fetch per lifetime (at its refresh point) and one per rejection wave, which are granted as allowances.
  */
-import { WeComCooldownError } from '../errors/wecom-cooldown.error.js';
-import { FETCH_BUDGET, FETCH_BUDGET_WINDOW_MS, OTHER_FAILURE_COOLDOWN_MAX_MS } from '../wecom-token.constants.js';
-import type { AppRef } from '../wecom-token.messages.js';
+import { WeComCooldownError } from '../common/errors/wecom-cooldown.error.js';
+import { FETCH_BUDGET, FETCH_BUDGET_WINDOW_MS, OTHER_FAILURE_COOLDOWN_MAX_MS } from '../common/wecom-token.constants.js';
+import type { AppRef } from '../common/wecom-token.messages.js';
 import type { FailureClass } from './credential-spec.js';
 
 /** Allowances beyond this many are not kept: grants do not add up while nothing fetches. */

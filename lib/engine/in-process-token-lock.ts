@@ -1,4 +1,4 @@
-import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 
 /**
  * The default lock: coordinates fetches within this process only. Each instance has its own state, so two apps or

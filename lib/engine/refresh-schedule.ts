@@ -4,7 +4,7 @@
  * refreshed on demand.
  */
 import type { Logger } from '@nestjs/common';
-import { MAX_TIMER_MS } from '../wecom-token.constants.js';
+import { MAX_TIMER_MS } from '../common/wecom-token.constants.js';
 
 /** The part of `@nestjs/schedule`'s `SchedulerRegistry` this module uses. */
 export interface TimeoutRegistry {

@@ -4,11 +4,11 @@
  */
 import type { Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import { bounded, describeError } from '../bounded.js';
-import type { TokenEntry } from '../interfaces/token-entry.interface.js';
+import { bounded, describeError } from '../common/bounded.js';
+import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import type { CredentialSpec } from './credential-spec.js';
-import { MAX_LIFETIME_SECONDS } from '../wecom-token.constants.js';
-import { cacheRecoveredMessage, cacheUnavailableMessage } from '../wecom-token.messages.js';
+import { MAX_LIFETIME_SECONDS } from '../common/wecom-token.constants.js';
+import { cacheRecoveredMessage, cacheUnavailableMessage } from '../common/wecom-token.messages.js';
 
 /** A store that can delete an entry only while it still holds a given token, in one atomic step. */
 export interface AtomicTokenInvalidation {

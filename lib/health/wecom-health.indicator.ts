@@ -5,8 +5,8 @@
 import { Injectable } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { bounded, describeError } from '../bounded.js';
-import { maskToken } from '../redaction.js';
+import { bounded, describeError } from '../common/bounded.js';
+import { maskToken } from '../common/redaction.js';
 
 /** Options of {@link WeComHealthIndicator.check}. */
 export interface WeComHealthCheckOptions {

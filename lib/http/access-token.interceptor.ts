@@ -13,11 +13,11 @@ import { bindingOf, CredentialBinding, CredentialSource } from './credential-bin
 import { CredentialParam, CredentialScope } from './credential-url.js';
 import { Deadline, DEADLINE, deadlineOf, transportErrorOf } from './deadline.js';
 import { publishRejected } from '../observability/diagnostics.js';
-import { WeComApiError } from '../errors/wecom-api.error.js';
-import { WeComTransportError } from '../errors/wecom-transport.error.js';
-import { pathOf } from '../redaction.js';
-import { failedErrcode, jsonObjectOf } from '../wecom-body.js';
-import type { AppRef } from '../wecom-token.messages.js';
+import { WeComApiError } from '../common/errors/wecom-api.error.js';
+import { WeComTransportError } from '../common/errors/wecom-transport.error.js';
+import { pathOf } from '../common/redaction.js';
+import { failedErrcode, jsonObjectOf } from '../common/wecom-body.js';
+import type { AppRef } from '../common/wecom-token.messages.js';
 
 /** Marks a replayed request, so that a second rejection fails instead of looping. A string key: axios keeps it. */
 const REPLAYED = 'wecomTokenReplayed';

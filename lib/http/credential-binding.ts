@@ -4,7 +4,7 @@
  * the provider's tokens all bind the same way, so one client and one interceptor serve them all.
  */
 import type { CredentialKind } from '../observability/diagnostics.js';
-import type { AppRef } from '../wecom-token.messages.js';
+import type { AppRef } from '../common/wecom-token.messages.js';
 
 /** One credential as the HTTP layer sees it. */
 export interface CredentialBinding {

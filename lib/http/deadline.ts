@@ -7,10 +7,10 @@
  * per request on the hot path and keep every signal alive until its timer fires; this one is a controller and one
  * timer, cleared as soon as the exchange is over.
  */
-import { WeComApiError } from '../errors/wecom-api.error.js';
-import { WeComTransportError } from '../errors/wecom-transport.error.js';
-import { toTransportError } from '../wecom-body.js';
-import type { AppRef } from '../wecom-token.messages.js';
+import { WeComApiError } from '../common/errors/wecom-api.error.js';
+import { WeComTransportError } from '../common/errors/wecom-transport.error.js';
+import { toTransportError } from '../common/wecom-body.js';
+import type { AppRef } from '../common/wecom-token.messages.js';
 
 /** The config key a deadline travels under through axios (a string key: `mergeConfig` keeps it on a replay). */
 export const DEADLINE = 'wecomDeadline';

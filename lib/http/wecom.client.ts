@@ -8,12 +8,12 @@ import { inspect } from 'node:util';
 import { filenameOf } from './content-disposition.js';
 import { bindingOf, CredentialBinding, CredentialSource } from './credential-binding.js';
 import { Deadline, DEADLINE, transportErrorOf } from './deadline.js';
-import { backoffMs, sleep } from '../bounded.js';
-import { WeComApiError } from '../errors/wecom-api.error.js';
-import { TRANSIENT_ERRCODES } from '../wecom-token.constants.js';
-import { pathOf } from '../redaction.js';
-import { assertOk, decodeDownload, decodeResponse, headerOf } from '../wecom-body.js';
-import type { AppRef } from '../wecom-token.messages.js';
+import { backoffMs, sleep } from '../common/bounded.js';
+import { WeComApiError } from '../common/errors/wecom-api.error.js';
+import { TRANSIENT_ERRCODES } from '../common/wecom-token.constants.js';
+import { pathOf } from '../common/redaction.js';
+import { assertOk, decodeDownload, decodeResponse, headerOf } from '../common/wecom-body.js';
+import type { AppRef } from '../common/wecom-token.messages.js';
 
 /** A file downloaded from a binary endpoint such as `/cgi-bin/media/get`. */
 export interface WeComFile {

@@ -13,10 +13,10 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown, Provider } from '@nestjs/common';
-import { describeError } from '../bounded.js';
+import { describeError } from '../common/bounded.js';
 import { FETCH_CHANNEL, REFRESH_FAILED_CHANNEL, REJECTED_CHANNEL } from './diagnostics.js';
 import type { CredentialFetchEvent, CredentialRefreshFailedEvent, CredentialRejectedEvent } from './diagnostics.js';
-import { loadIfInstalled as loadOptionalPeer } from '../optional-peer-if-installed.js';
+import { loadIfInstalled as loadOptionalPeer } from '../common/optional-peer-if-installed.js';
 
 /** Event names on the application's `EventEmitter2`. */
 export const WECOM_FETCH_EVENT = 'wecom.credential.fetch';

@@ -21,7 +21,7 @@ import {
   type CredentialRefreshFailedEvent,
   type CredentialRejectedEvent,
 } from './diagnostics.js';
-import { loadIfInstalled as loadOptionalPeer } from '../optional-peer-if-installed.js';
+import { loadIfInstalled as loadOptionalPeer } from '../common/optional-peer-if-installed.js';
 
 /** Name of the meter the module records on. */
 export const METER_NAME = 'nestjs-wecom-token';

@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { inspect } from 'node:util';
-import type { TokenLock } from '../interfaces/token-lock.interface.js';
-import { bounded, describeError } from '../bounded.js';
-import { loadOptionalPeer } from '../optional-peer.js';
-import { fingerprint, redisUrlWithoutPassword } from '../redaction.js';
+import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
+import { bounded, describeError } from '../common/bounded.js';
+import { loadOptionalPeer } from '../common/optional-peer.js';
+import { fingerprint, redisUrlWithoutPassword } from '../common/redaction.js';
 import type { AtomicTokenInvalidation, TokenInvalidationFeed } from '../engine/token-store.js';
 
 /**

@@ -2,11 +2,11 @@
  * Validation and defaults of one suite's options, run when the module starts. The engine settings (baseUrl,
  * timeouts, cache, lock) follow the app's rules exactly: they are validated by the same function.
  */
-import { resolveConfig, trimmed } from '../wecom-token.config.js';
-import type { WeComTokenConfig } from '../wecom-token.config.js';
-import { WeComConfigError } from '../errors/wecom-config.error.js';
-import { Secret } from '../redaction.js';
-import { CACHE_KEY_PREFIX } from '../wecom-token.constants.js';
+import { resolveConfig, trimmed } from '../common/wecom-token.config.js';
+import type { WeComTokenConfig } from '../common/wecom-token.config.js';
+import { WeComConfigError } from '../common/errors/wecom-config.error.js';
+import { Secret } from '../common/redaction.js';
+import { CACHE_KEY_PREFIX } from '../common/wecom-token.constants.js';
 import type { PermanentCodeStore, WeComSuiteModuleOptions } from './suite.interfaces.js';
 
 /** The validated configuration of one suite; secrets wrapped so that they cannot be printed. */

@@ -3,7 +3,7 @@
  */
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency, Type } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import type { TokenLock } from '../interfaces/token-lock.interface.js';
+import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 
 /**
  * Where the application keeps each authorised corp's permanent code (a database table, a secret store). The module

@@ -1,8 +1,8 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { createCache, type Cache } from 'cache-manager';
-import { WeComConfigError } from '../errors/wecom-config.error.js';
-import { asyncOptionsProviders } from '../async-options.js';
-import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
+import { WeComConfigError } from '../common/errors/wecom-config.error.js';
+import { asyncOptionsProviders } from '../common/async-options.js';
+import { DEFAULT_APP_NAME } from '../common/wecom-token.constants.js';
 import { resolveSuiteConfig } from './suite.config.js';
 import type { WeComSuiteModuleAsyncOptions, WeComSuiteModuleOptions, WeComSuiteOptionsFactory } from './suite.interfaces.js';
 import { createWeComEventsBridgeProvider } from '../observability/events.js';

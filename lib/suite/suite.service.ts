@@ -10,13 +10,13 @@ import { openEncryptedEnvelope, parseSuiteCallback } from '../crypto/callback-me
 import type { CallbackQuery } from '../crypto/callback-message.js';
 import { WeComCallbackError } from '../crypto/wecom-callback.error.js';
 import { WeComCrypto } from '../crypto/wecom-crypto.js';
-import { credentialHttp, requestCredential } from '../credential-request.js';
-import { WeComConfigError } from '../errors/wecom-config.error.js';
+import { credentialHttp, requestCredential } from '../common/credential-request.js';
+import { WeComConfigError } from '../common/errors/wecom-config.error.js';
 import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
 import type { CredentialBinding } from '../http/credential-binding.js';
 import { WeComClient } from '../http/wecom.client.js';
-import { maskToken } from '../redaction.js';
-import { TOKEN_REJECTED_ERRCODES } from '../wecom-token.constants.js';
+import { maskToken } from '../common/redaction.js';
+import { TOKEN_REJECTED_ERRCODES } from '../common/wecom-token.constants.js';
 import type { SuiteConfig } from './suite.config.js';
 import { otherSuiteMessage } from './suite.messages.js';
 import { PERMANENT_CODE_PATH, SUITE_TOKEN_REJECTED_ERRCODES, SuiteCredentials } from './suite-credentials.js';

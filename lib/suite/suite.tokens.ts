@@ -2,7 +2,7 @@
  * Injection tokens of the suite module, readable (`'WeComSuiteService(crm)'`), and the decorator.
  */
 import { Inject } from '@nestjs/common';
-import { DEFAULT_APP_NAME } from '../wecom-token.constants.js';
+import { DEFAULT_APP_NAME } from '../common/wecom-token.constants.js';
 import { SuiteService } from './suite.service.js';
 
 /** Token of a suite's raw options. */

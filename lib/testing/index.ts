@@ -1,2 +1,2 @@
-import '../single-copy.js';
+import '../common/single-copy.js';
 export * from './wecom-simulator.js';

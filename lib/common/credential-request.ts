@@ -3,7 +3,7 @@
  * access token (gettoken) and the JS-SDK tickets; the suite's credentials use it too.
  */
 import axios, { AxiosInstance } from 'axios';
-import type { FailureClass } from './engine/credential-spec.js';
+import type { FailureClass } from './interfaces/failure-class.interface.js';
 import { WeComApiError } from './errors/wecom-api.error.js';
 import { WeComSuiteStateError } from './errors/wecom-suite-state.error.js';
 import { WeComTransportError } from './errors/wecom-transport.error.js';
