@@ -23,3 +23,4 @@ export { SuiteService } from './suite/suite.service.js';
 export { getSuiteServiceToken, InjectSuiteService } from './suite/suite.tokens.js';
 export type { PermanentCodeStore, WeComSuiteModuleAsyncOptions, WeComSuiteModuleOptions, WeComSuiteOptionsFactory } from './suite/suite.interfaces.js';
 export type { CallbackQuery } from './crypto/callback-message.js';
+export * from './identity/index.js';

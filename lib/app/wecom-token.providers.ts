@@ -20,6 +20,8 @@ import { JsapiTicketService } from './jsapi-ticket.service.js';
 import { loadOptionalPeer } from '../common/optional-peer.js';
 import { createWeComEventsBridgeProvider } from '../observability/events.js';
 import { WeComMetricsRecorder } from '../observability/metrics.js';
+import { createOAuthProviders, exportedOAuthTokens } from '../identity/identity.providers.js';
+import type { WeComOAuthService } from '../identity/wecom-oauth.service.js';
 import { getAccessTokenInterceptorName, getAccessTokenServiceName, getJsapiTicketServiceName, getWeComClientName, getWeComConfigToken, getWeComOptionsToken } from './wecom-token.tokens.js';
 
 /** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value, so that reading it needs no import of that package. */
@@ -101,6 +103,8 @@ export function createAppProviders(name: string): Provider[] {
       useFactory: (http: HttpService, tokens: AccessTokenService) => new WeComClient(http, tokens),
       inject: [getWeComHttpServiceName(name), serviceToken],
     },
+    // Identity (lib/identity) is built from this app's tokens; it imports nothing of lib/app.
+    ...createOAuthProviders(name, { options: getWeComOptionsToken(name), config: getWeComConfigToken(name), client: clientToken, tokens: serviceToken }),
   ];
   // Metrics and application events listen to the diagnostics channels; both start with the application.
   providers.push(WeComMetricsRecorder, createWeComEventsBridgeProvider());
@@ -116,8 +120,9 @@ export function createAppProviders(name: string): Provider[] {
 }
 
 /** What an app's module exports. */
-export function exportedTokens(name: string): Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService> {
-  const tokens: Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService> = [
+export function exportedTokens(name: string): Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService | typeof WeComOAuthService> {
+  const tokens: Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService | typeof WeComOAuthService> = [
+    ...exportedOAuthTokens(name),
     getJsapiTicketServiceName(name),
     getAccessTokenServiceName(name),
     getWeComClientName(name),

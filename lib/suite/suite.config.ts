@@ -8,6 +8,7 @@ import { WeComConfigError } from '../common/errors/wecom-config.error.js';
 import { Secret } from '../common/redaction.js';
 import { CACHE_KEY_PREFIX } from '../common/wecom-token.constants.js';
 import type { PermanentCodeStore, WeComSuiteModuleOptions } from './suite.interfaces.js';
+import type { RawIdentityOptions } from '../identity/identity.config.js';
 
 /** The validated configuration of one suite; secrets wrapped so that they cannot be printed. */
 export interface SuiteConfig {
@@ -20,6 +21,8 @@ export interface SuiteConfig {
   readonly provider?: { readonly corpId: string; readonly secret: Secret };
   /** Engine settings (timeouts, cool-downs, retry, baseUrl, cache, lock), as an app's. */
   readonly engine: WeComTokenConfig;
+  /** The identity options (oauthBaseUrl, loginBaseUrl, auth), validated by identity when SuiteService is built. */
+  readonly identity: RawIdentityOptions;
   readonly keys: {
     readonly suiteTicket: string;
     readonly suiteToken: string;
@@ -86,6 +89,7 @@ export function resolveSuiteConfig(raw: WeComSuiteModuleOptions | undefined | nu
     permanentCodes: store,
     ...(provider ? { provider } : {}),
     engine,
+    identity: pick(raw, ['oauthBaseUrl', 'loginBaseUrl', 'auth']),
     keys: {
       suiteTicket: `${suitePrefix}:suite_ticket`,
       suiteToken: `${suitePrefix}:${suiteSecret.fingerprint()}:suite_access_token`,

@@ -4,6 +4,7 @@
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency, Type } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
+import type { WeComAuthOptions } from '../common/interfaces/wecom-auth-options.interface.js';
 
 /**
  * Where the application keeps each authorised corp's permanent code (a database table, a secret store). The module
@@ -46,6 +47,12 @@ export interface WeComSuiteModuleOptions {
   timeoutMs?: number;
   /** Make this suite's providers global. Default false. */
   isGlobal?: boolean;
+  /** Root of WeCom's in-client OAuth2 pages. Default `https://open.weixin.qq.com`. */
+  oauthBaseUrl?: string;
+  /** Root of WeCom's web login. Default `https://login.work.weixin.qq.com`. */
+  loginBaseUrl?: string;
+  /** Session and flow settings of `WeComAuthGuard` for this suite's members (`@WeComAuth({ suite })`). */
+  auth?: WeComAuthOptions;
 }
 
 /** A class that makes a suite's options, for `forRootAsync({ useClass })`. */

@@ -9,6 +9,7 @@ import { createWeComEventsBridgeProvider } from '../observability/events.js';
 import { WeComMetricsRecorder } from '../observability/metrics.js';
 import { SuiteService } from './suite.service.js';
 import { getSuiteOptionsToken, getSuiteServiceToken } from './suite.tokens.js';
+import { getWeComSuiteOAuthServiceName } from '../identity/identity.tokens.js';
 
 /** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value. */
 const CACHE_MANAGER = 'CACHE_MANAGER';
@@ -55,11 +56,13 @@ export class WeComSuiteModule {
         },
         inject: [getSuiteOptionsToken(name), { token: CACHE_MANAGER, optional: true }],
       },
+      // What @WeComAuth({ suite: name }) looks up: the suite's OAuth service.
+      { provide: getWeComSuiteOAuthServiceName(name), useFactory: (suite: SuiteService) => suite.oauth, inject: [serviceToken] },
       // Metrics and application events listen to the diagnostics channels, as for an app.
       WeComMetricsRecorder,
       createWeComEventsBridgeProvider(),
     ];
-    const exports: Array<string | typeof SuiteService> = [serviceToken];
+    const exports: Array<string | typeof SuiteService> = [serviceToken, getWeComSuiteOAuthServiceName(name)];
     if (getSuiteServiceToken(name) === SuiteService) {
       providers.push({ provide: SuiteService, useExisting: serviceToken });
       exports.push(SuiteService);

@@ -16,6 +16,9 @@ import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
 import type { CredentialBinding } from '../http/credential-binding.js';
 import { WeComClient } from '../http/wecom.client.js';
 import { maskToken } from '../common/redaction.js';
+import { CACHE_KEY_PREFIX } from '../common/wecom-token.constants.js';
+import { resolveIdentitySettings } from '../identity/identity.config.js';
+import { SUITE_OAUTH_ENDPOINTS, WeComOAuthService } from '../identity/wecom-oauth.service.js';
 import { TOKEN_REJECTED_ERRCODES } from '../common/wecom-token.constants.js';
 import type { SuiteConfig } from './suite.config.js';
 import { otherSuiteMessage } from './suite.messages.js';
@@ -31,6 +34,12 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
   readonly credentials: SuiteCredentials;
   /** Suite APIs (`/cgi-bin/service/*`), `suite_access_token` attached; 40082/42009 replace it once. */
   readonly suiteClient: WeComClient;
+  /**
+   * Who is this member, for the suite's users (third-party login `login_type=ServiceApp`, in-client OAuth2 with the
+   * suiteId as appid): `exchange` goes through `service/auth/getuserinfo3rd` with the suite token, and the
+   * identity's `corpId` is the member's (authorised) corp.
+   */
+  readonly oauth: WeComOAuthService;
   private readonly logger = new Logger(SuiteService.name);
   private readonly crypto: WeComCrypto;
   private readonly urlCrypto: WeComCrypto;
@@ -61,6 +70,17 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
       getToken: () => this.getSuiteToken(),
       invalidate: (rejected) => suite.invalidate(rejected),
     });
+    const identity = resolveIdentitySettings(config.identity, {
+      app: config.name,
+      appId: config.suiteId,
+      loginType: 'ServiceApp',
+      secret: config.suiteSecret,
+      keyPrefix: `${CACHE_KEY_PREFIX}:suite:${config.suiteId}`,
+      cache,
+      ...(config.engine.lock ? { lock: config.engine.lock } : {}),
+      timeoutMs: config.engine.cacheTimeoutMs,
+    });
+    this.oauth = new WeComOAuthService(identity, this.suiteClient, SUITE_OAUTH_ENDPOINTS);
   }
 
   /** The suite's ID. */

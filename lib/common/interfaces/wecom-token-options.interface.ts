@@ -1,6 +1,7 @@
 import type { ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import type { TokenLock } from './token-lock.interface.js';
+import type { WeComAuthOptions } from './wecom-auth-options.interface.js';
 
 /** Bounded retry of transient failures (errcode -1 and 45033, network errors, timeouts, 5xx). */
 export interface WeComRetryOptions {
@@ -62,6 +63,12 @@ export interface WeComTokenModuleOptions {
   failureCooldownMs?: number;
   /** Bound on every shared-cache and lock operation. Default 1000. */
   cacheTimeoutMs?: number;
+  /** Root of WeCom's in-client OAuth2 pages (`/connect/oauth2/authorize`). Default `https://open.weixin.qq.com`. */
+  oauthBaseUrl?: string;
+  /** Root of WeCom's web login (`/wwlogin/sso/login`). Default `https://login.work.weixin.qq.com`. */
+  loginBaseUrl?: string;
+  /** Session and flow settings of `WeComAuthGuard` for this app. */
+  auth?: WeComAuthOptions;
 }
 
 /** A class that makes the options of one app, for `forRootAsync({ useClass })` / `useExisting`. */
