@@ -21,6 +21,8 @@ export type {
   SimulatedFault,
   SimulatedFaultTarget,
   SimulatedMedia,
+  SimulatedMember,
+  SimulatedVisitor,
   SimulatedRequest,
   SimulatedSignatureCheck,
   SimulatedSignatureInput,
@@ -32,3 +34,5 @@ export type {
 } from './simulator/types.js';
 export { DEFAULT_PROVIDER, DEFAULT_SUITE, SUITE_PATHS } from './simulator/suites.js';
 export type { SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions } from './simulator/suites.js';
+export { OAUTH_PATHS } from './simulator/oauth.js';
+export type { OAuthSimulator, SimulatedConsentMode } from './simulator/oauth.js';

@@ -246,6 +246,19 @@ export class SuiteRegistry {
     return { query: buildUrlVerification(crypto, expected), expected };
   }
 
+  /** Whether a suite of this id exists (third-party OAuth pages take the suiteId as appid). */
+  hasSuite(suiteId: string | undefined): boolean {
+    return suiteId !== undefined && this.suites.has(suiteId);
+  }
+
+  /** The suite whose valid suite_access_token the query carries, or WeCom's error (40082 / 42009). */
+  suiteOfToken(query: Readonly<Record<string, string>>): { readonly suiteId: string } | Reply {
+    const record = query.suite_access_token ? this.suiteTokens.get(query.suite_access_token) : undefined;
+    if (!record || record.revoked) return this.replies.error(40082, 'invalid suite_access_token');
+    if (Date.now() >= record.expiresAt) return this.replies.error(42009, 'suite_access_token expired');
+    return { suiteId: record.owner };
+  }
+
   /** The path is a suite endpoint. */
   handles(path: string): boolean {
     return path.startsWith('/cgi-bin/service/');
@@ -318,10 +331,8 @@ export class SuiteRegistry {
   }
 
   private withSuiteToken(query: Readonly<Record<string, string>>, then: (suiteId: string) => Reply): Reply {
-    const record = query.suite_access_token ? this.suiteTokens.get(query.suite_access_token) : undefined;
-    if (!record || record.revoked) return this.replies.error(40082, 'invalid suite_access_token');
-    if (Date.now() >= record.expiresAt) return this.replies.error(42009, 'suite_access_token expired');
-    return then(record.owner);
+    const owner = this.suiteOfToken(query);
+    return 'suiteId' in owner ? then(owner.suiteId) : owner;
   }
 
   private getPermanentCode(suiteId: string, authCode: string, v1: boolean): Reply {

@@ -63,6 +63,11 @@ export interface WeComSimulatorOptions {
   provider?: { corpId?: string; secret?: string };
   /** Lifetime of suite, provider and authorised-corp tokens, in seconds. Default 7200. */
   suiteTokenLifetimeSeconds?: number;
+  /**
+   * Members the OAuth pages can sign in (oauth.ts); the first is signed in at the start. Default: zhangsan and lisi,
+   * the users of `user/get`, with mobile, email and the other user_ticket fields.
+   */
+  members?: SimulatedMember[];
 }
 
 /** See {@link WeComSimulatorOptions.repeatedGettoken}. */
@@ -256,4 +261,26 @@ export interface SimulatedSuite {
   callbackToken?: string;
   /** The 43-character EncodingAESKey of the 指令回调. Default: a fixed key. */
   encodingAESKey?: string;
+}
+
+/** A member of the simulated corp (or of an authorised corp), with the fields behind a user_ticket. */
+export interface SimulatedMember {
+  userId: string;
+  /** The member's corp. Default: the simulator's corpId. */
+  corpId?: string;
+  /** Shown on the consent page. */
+  name?: string;
+  gender?: string;
+  avatar?: string;
+  qrCode?: string;
+  mobile?: string;
+  email?: string;
+  bizMail?: string;
+  address?: string;
+}
+
+/** Someone who is not a member: WeCom gives an openid (and an external_userid for an external contact). */
+export interface SimulatedVisitor {
+  openId: string;
+  externalUserId?: string;
 }

@@ -9,6 +9,7 @@ import { FaultQueue, faultAnswer } from './faults.js';
 import { Replies, reply } from './replies.js';
 import type { Answer, Reply } from './replies.js';
 import { SimulatorServer } from './server.js';
+import { OAuthSimulator } from './oauth.js';
 import { SuiteRegistry } from './suites.js';
 import type { SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions } from './suites.js';
 import { TICKET_PATHS, TicketRegistry } from './tickets.js';
@@ -68,6 +69,8 @@ export class WeComSimulator {
   private readonly tickets: TicketRegistry;
   private readonly server: SimulatorServer;
   private readonly suites: SuiteRegistry;
+  /** User identity: who is signed in to the OAuth pages, codes and user_tickets (see oauth.ts). */
+  readonly oauth: OAuthSimulator;
   private gettokenDelayMs = 0;
   private suiteTokenLifetimeSeconds: number;
 
@@ -92,6 +95,8 @@ export class WeComSimulator {
     for (const [path, endpoint] of this.tickets.endpoints()) this.endpoints.register(path, endpoint);
     this.suiteTokenLifetimeSeconds = options.suiteTokenLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
     this.suites = new SuiteRegistry(this.replies, () => this.suiteTokenLifetimeSeconds, options.suites, options.provider);
+    this.oauth = new OAuthSimulator(this.corpId, this.apps, this.suites, this.replies, options.members);
+    for (const [path, endpoint] of this.oauth.endpoints()) this.endpoints.register(path, endpoint);
     const router: Router = {
       attribute: (path, query) =>
         path === GETTOKEN_PATH
@@ -453,6 +458,8 @@ export class WeComSimulator {
   private async process(req: IncomingMessage, record: SimulatedRequest, body: Buffer): Promise<Reply> {
     const { path, query } = record;
     if (path === GETTOKEN_PATH) return this.tokens.gettoken(query);
+    const identity = this.oauth.route(record.method, path, query, body);
+    if (identity) return identity;
     if (!path.startsWith('/cgi-bin/')) return reply(404, 'text/plain; charset=UTF-8', '404 Not Found');
     if (this.suites.handles(path)) return this.suites.handle(record.method, path, query, body);
     const app = this.suites.checkCorpToken(query) ?? this.tokens.check(query);
