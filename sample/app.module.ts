@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { WeComHealthIndicator } from 'nestjs-wecom-token/health';
 import { WeComSuiteModule, WeComTokenModule } from 'nestjs-wecom-token';
 import type { WeComSimulator } from 'nestjs-wecom-token/testing';
+import { IdentityController } from './identity.controller';
 import { JssdkController } from './jssdk.controller';
 import { InMemoryPermanentCodeStore } from './in-memory-permanent-code.store';
 import { SAMPLE_PERMANENT_CODES, SuiteCallbackController } from './suite-callback.controller';
@@ -19,6 +20,11 @@ export interface SampleWeComSettings {
   secret: string;
   agentId?: string;
   baseUrl?: string;
+  /** Where WeCom's OAuth2 page and web login live (the simulator serves both); default: WeCom's. */
+  oauthBaseUrl?: string;
+  loginBaseUrl?: string;
+  /** Key material of the session cookie (WECOM_SESSION_SECRET); default: derived from the app's secret. */
+  sessionSecret?: string;
 }
 
 /** A third-party suite (服务商) of the sample: from the simulator, or from WECOM_SUITE_* for real WeCom. */
@@ -50,7 +56,7 @@ export interface SampleExtras {
 @Module({})
 export class AppModule {
   static register(settings: SampleWeComSettings, extras: SampleExtras): DynamicModule {
-    const controllers: Type[] = [WeComDemoController, JssdkController, ObservabilityController];
+    const controllers: Type[] = [WeComDemoController, JssdkController, ObservabilityController, IdentityController];
     // WeComHealthIndicator is listed here, in a module that imports TerminusModule, as the indicator expects.
     const providers: Provider[] = [WeComDemoService, WeComHealthIndicator, { provide: SAMPLE_METRIC_READER, useValue: extras.metricReader }];
     const imports: NonNullable<DynamicModule['imports']> = [];
@@ -76,6 +82,9 @@ export class AppModule {
             secret: settings.secret,
             ...(settings.agentId ? { agentId: settings.agentId } : {}),
             ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
+            ...(settings.oauthBaseUrl ? { oauthBaseUrl: settings.oauthBaseUrl } : {}),
+            ...(settings.loginBaseUrl ? { loginBaseUrl: settings.loginBaseUrl } : {}),
+            ...(settings.sessionSecret ? { auth: { sessionSecret: settings.sessionSecret } } : {}),
           }),
         }),
         ...imports,

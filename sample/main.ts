@@ -4,9 +4,10 @@
  * WeComClient, then serves a few HTTP endpoints that do the same. `--once` stops after the demonstration.
  */
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WeComApiError } from 'nestjs-wecom-token';
 import { WeComSimulator } from 'nestjs-wecom-token/testing';
 import { AppModule, SampleSuiteSettings, SampleWeComSettings } from './app.module';
@@ -39,7 +40,8 @@ async function settings(): Promise<{ settings: SampleWeComSettings; suite?: Samp
   if (corpId && secret) {
     logger.log(`using real WeCom for corp ${corpId}${baseUrl ? ` at ${baseUrl}` : ''}`);
     const suite = realSuite(baseUrl);
-    return { settings: { corpId, secret, ...(agentId ? { agentId } : {}), ...(baseUrl ? { baseUrl } : {}) }, ...(suite ? { suite } : {}) };
+    const sessionSecret = process.env.WECOM_SESSION_SECRET;
+    return { settings: { corpId, secret, ...(agentId ? { agentId } : {}), ...(baseUrl ? { baseUrl } : {}), ...(sessionSecret ? { sessionSecret } : {}) }, ...(suite ? { suite } : {}) };
   }
   const simulator = await WeComSimulator.start();
   const app = simulator.app();
@@ -55,7 +57,10 @@ async function settings(): Promise<{ settings: SampleWeComSettings; suite?: Samp
     providerSecret: simulator.provider.secret,
     baseUrl: simulator.baseUrl,
   };
-  return { settings: { corpId: simulator.corpId, secret: simulator.secretOf(), agentId: String(app.agentId), baseUrl: simulator.baseUrl }, suite, simulator };
+  // The simulator's OAuth2 and login pages show a consent page (a button), as WeCom asks a member.
+  simulator.oauth.setConsent('page');
+  const pages = { oauthBaseUrl: simulator.baseUrl, loginBaseUrl: simulator.baseUrl };
+  return { settings: { corpId: simulator.corpId, secret: simulator.secretOf(), agentId: String(app.agentId), baseUrl: simulator.baseUrl, ...pages }, suite, simulator };
 }
 
 async function demonstrate(demo: WeComDemoService, simulated: boolean): Promise<void> {
@@ -78,18 +83,28 @@ async function demonstrate(demo: WeComDemoService, simulated: boolean): Promise<
   }
 }
 
+/** The application on Fastify (`@nestjs/platform-fastify`, loaded only when asked for), XML bodies kept raw. */
+async function createOnFastify(module: Parameters<typeof NestFactory.create>[0], options: { logger: ('log' | 'warn' | 'error')[]; rawBody: boolean }): Promise<INestApplication> {
+  const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+  const app = await NestFactory.create<NestFastifyApplication>(module, new FastifyAdapter(), options);
+  app.useBodyParser(['text/xml', 'application/xml', 'text/plain'], { bodyLimit: 1024 * 1024 });
+  return app;
+}
+
 async function main(): Promise<void> {
   const once = process.argv.includes('--once');
   const { settings: wecom, suite, simulator } = await settings();
   // Before NestFactory.create: the module takes its meter when the application starts.
   const telemetry = registerSampleMetrics();
   // rawBody: the suite callback's signature covers the ciphertext exactly as WeCom sent it.
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.register(wecom, { metricReader: telemetry.reader, ...(suite ? { suite } : {}), ...(simulator ? { simulator } : {}) }),
-    { logger: ['log', 'warn', 'error'], rawBody: true },
-  );
-  // WeCom POSTs callbacks as XML, which Nest does not parse by default; with rawBody on, req.rawBody keeps the bytes.
-  app.useBodyParser('text', { type: ['text/xml', 'application/xml', 'text/plain'], limit: '1mb' });
+  const module = AppModule.register(wecom, { metricReader: telemetry.reader, ...(suite ? { suite } : {}), ...(simulator ? { simulator } : {}) });
+  const options = { logger: ['log', 'warn', 'error'] as ('log' | 'warn' | 'error')[], rawBody: true };
+  // SAMPLE_PLATFORM=fastify runs the same application on Fastify (the identity guard works on both).
+  const app = process.env.SAMPLE_PLATFORM === 'fastify' ? await createOnFastify(module, options) : await NestFactory.create<NestExpressApplication>(module, options);
+  if (process.env.SAMPLE_PLATFORM !== 'fastify') {
+    // WeCom POSTs callbacks as XML, which Nest does not parse by default; with rawBody on, req.rawBody keeps the bytes.
+    (app as NestExpressApplication).useBodyParser('text', { type: ['text/xml', 'application/xml', 'text/plain'], limit: '1mb' });
+  }
   app.useGlobalFilters(new WeComErrorFilter());
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
@@ -126,6 +141,7 @@ async function main(): Promise<void> {
     `open ${url}/jssdk/ (the front-end side of ww.register)`,
     `curl ${url}/health`,
     `curl ${url}/metrics`,
+    `open ${url}/me/page (who you are: the guard sends you to WeCom's login and back)`,
     ...(suite ? [`GET|POST ${url}/wecom/suite/callback (the suite's 指令回调 URL)`, `curl ${url}/suite/corps`, `curl ${url}/suite/corps/{corpId}/users/zhangsan`] : []),
     ...(simulator
       ? [

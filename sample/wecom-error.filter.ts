@@ -1,5 +1,4 @@
 import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
 import { WeComApiError, WeComCallbackError, WeComConfigError, WeComSuiteStateError, WeComTransportError } from 'nestjs-wecom-token';
 
 /** The module errors this filter answers; everything else is left to Nest's own handling. */
@@ -9,7 +8,7 @@ type HandledError = WeComApiError | WeComTransportError | WeComConfigError | WeC
 @Catch(WeComApiError, WeComTransportError, WeComConfigError, WeComCallbackError)
 export class WeComErrorFilter implements ExceptionFilter {
   catch(error: HandledError, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
+    const res = jsonResponse(host.switchToHttp().getResponse());
     if (error instanceof WeComCallbackError) {
       // A callback that does not verify (forged, tampered, for another receiver) is a bad request; its message
       // names what was wrong and never carries the key or the decrypted text.
@@ -29,4 +28,21 @@ export class WeComErrorFilter implements ExceptionFilter {
       res.status(500).json({ statusCode: 500, error: error.name, message: error.message });
     }
   }
+}
+
+/** What the filter needs of a response, on Express (`json`) and Fastify (`send` serialises objects) alike. */
+interface PlatformResponse {
+  status(code: number): { json?(body: unknown): unknown; send(body: unknown): unknown };
+}
+
+function jsonResponse(response: PlatformResponse): { status(code: number): { json(body: unknown): void } } {
+  return {
+    status: (code) => ({
+      json: (body) => {
+        const r = response.status(code);
+        if (typeof r.json === 'function') r.json(body);
+        else r.send(body);
+      },
+    }),
+  };
 }

@@ -8,7 +8,8 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
-import { WeComAuth, WeComAuthGuard, WeComIdentity, WeComTokenModule, WeComTokenModuleOptions, WeComUser } from '../../lib';
+import { WeComAuth, WeComAuthGuard, WeComTokenModule, WeComTokenModuleOptions, WeComUser } from '../../lib';
+import type { WeComIdentity } from '../../lib';
 import type { WeComSimulator } from '../../lib/testing';
 import { CapturingLogger } from '../support/capture';
 
