@@ -150,3 +150,17 @@ export class Browser {
 export function sessionPayload(value: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(decodeURIComponent(value).split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
+
+/**
+ * Every Set-Cookie value as sent and, for values that look like `base64url.signature`, their decoded payload too:
+ * a leak scan of the raw header alone would miss a ticket inside the (signed, not encrypted) session.
+ */
+export function cookieText(setCookies: readonly string[]): string {
+  const out: string[] = [];
+  for (const line of setCookies) {
+    out.push(line);
+    const value = decodeURIComponent(line.split(';')[0]!.split('=').slice(1).join('='));
+    for (const part of value.split('.')) out.push(Buffer.from(part, 'base64url').toString('utf8'));
+  }
+  return out.join('\n');
+}

@@ -8,7 +8,7 @@
 import { WeComOAuthService } from '../../lib';
 import { WeComSimulator } from '../../lib/testing';
 import { expectNoneOf } from '../support/capture';
-import { Browser, PLATFORMS, Served, serveApp, sessionPayload } from './identity-harness';
+import { Browser, cookieText, PLATFORMS, Served, serveApp, sessionPayload } from './identity-harness';
 
 const WXWORK_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 wxwork/4.1.22 MicroMessenger/7.0.1';
 const USERINFO = '/cgi-bin/auth/getuserinfo';
@@ -32,7 +32,7 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
     await served.close();
     // Every cookie and log line of the test, scanned for what must never leave the server whole.
     const secrets = [sim.secretOf(), ...sim.issuedTokens(), ...sim.oauth.issuedUserTickets()];
-    expectNoneOf(browsers.flatMap((b) => b.setCookies).join('\n'), secrets);
+    expectNoneOf(cookieText(browsers.flatMap((b) => b.setCookies)), secrets);
     expectNoneOf(served.logger.lines.join('\n'), secrets);
     browsers.length = 0;
     await sim.close();
@@ -69,7 +69,9 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
     expect(session).toMatch(/SameSite=Lax/);
     expect(session).toMatch(/Max-Age=28800/);
     expect(session).not.toMatch(/Secure/);
-    expect(sessionPayload(b.jar.get('wecom_session')!)).toEqual(expect.objectContaining({ c: sim.corpId, u: 'zhangsan' }));
+    expect(sessionPayload(b.jar.get('wecom_session')!)).toEqual({ v: 1, c: sim.corpId, u: 'zhangsan', iat: expect.any(Number), exp: expect.any(Number) });
+    // The web login's exchange came with a user_ticket: the session holds none of it.
+    expect(sim.oauth.issuedUserTickets()).toHaveLength(1);
 
     const me = await b.request(returned.location!);
     expect(me.status).toBe(200);
@@ -208,6 +210,20 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
     // A itself still completes with that code.
     expect((await a.follow(callback.toString())).final.status).toBe(200);
     expect(state).toMatch(/^[A-Za-z0-9]{1,128}$/);
+  });
+
+  it('WeCom answering the exchange with an HTML 502, a dropped connection or -1 every time: 502, never a 500', async () => {
+    for (const fault of [{ kind: 'html-502' as const }, { kind: 'drop' as const }, { errcode: -1 }]) {
+      const b = browser();
+      const start = await b.request(`${served.url}/me`);
+      const atWeCom = await b.request(start.location!);
+      sim.failNext(USERINFO, fault, 3);
+      const res = await b.request(atWeCom.location!);
+      expect(res.status).toBe(502);
+      expect(JSON.parse(res.body).message).toMatch(/could not identify/);
+      sim.clearFaults();
+    }
+    expect(served.logger.matching(/code exchange failed/).length).toBeGreaterThanOrEqual(3);
   });
 
   it('an altered session cookie is no session', async () => {
