@@ -65,8 +65,8 @@ export interface Served {
 }
 
 /** Serve the identity routes on `platform`, with `imports` (WeComTokenModule registrations), on 127.0.0.1:0. */
-export async function serve(platform: Platform, imports: Array<DynamicModule | Type<unknown>>, options: { trustProxy?: boolean } = {}): Promise<Served> {
-  @Module({ imports, controllers: [IdentityController] })
+export async function serve(platform: Platform, imports: Array<DynamicModule | Type<unknown>>, options: { trustProxy?: boolean; controllers?: Type<unknown>[] } = {}): Promise<Served> {
+  @Module({ imports, controllers: options.controllers ?? [IdentityController] })
   class IdentityTestModule {}
   const logger = new CapturingLogger();
   const moduleRef = await Test.createTestingModule({ imports: [IdentityTestModule] }).setLogger(logger).compile();
