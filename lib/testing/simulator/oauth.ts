@@ -326,7 +326,7 @@ function consentPage(id: string, who: SimulatedMember | SimulatedVisitor, owner:
   return reply(
     200,
     'text/html; charset=UTF-8',
-    `<!doctype html><meta charset="utf-8"><title>企业微信授权</title><h1>授权登录</h1><p id="who">${escapeHtml(name)}</p><p id="app">${escapeHtml(appName)} 申请获取你的身份信息</p><a id="allow" href="${link('allow')}">同意</a> <a id="deny" href="${link('deny')}">拒绝</a>`,
+    `<!doctype html><meta charset="utf-8"><title>企业微信授权</title><h1>授权登录 (WeCom sign-in, simulated)</h1><p id="who">${escapeHtml(name)}</p><p id="app">${escapeHtml(appName)} 申请获取你的身份信息 (asks who you are)</p><a id="allow" href="${link('allow')}">同意 Allow</a> <a id="deny" href="${link('deny')}">拒绝 Deny</a>`,
   );
 }
 
