@@ -22,11 +22,13 @@ import { IDENTITY_KEY, WECOM_AUTH_TARGET } from './identity.constants.js';
 export class WeComAuthGuard implements CanActivate {
   private readonly services = new Map<string, WeComOAuthService>();
 
+  /** Built by Nest where the guard is used; it finds the registration's OAuth service through `moduleRef`. */
   constructor(
     private readonly moduleRef: ModuleRef,
     private readonly reflector: Reflector,
   ) {}
 
+  /** Passes with a session; otherwise answers 302 (to WeCom, or to the clean URL after the return), 401 or 502. */
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return false;
     const target = this.reflector.getAllAndOverride<WeComAuthTarget | undefined>(WECOM_AUTH_TARGET, [context.getHandler(), context.getClass()]);
