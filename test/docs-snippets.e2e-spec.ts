@@ -46,14 +46,14 @@ function blocksOf(file: string): Block[] {
   const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)(`{3,})\s*([^\s`]*)/.exec(lines[i]!);
+    const open = /^(\s*)(`{3,})\s*([^\s`]*)/.exec(lines[i]);
     if (!open) continue;
     const [, indent, fence, language] = open;
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !new RegExp(`^\\s*${fence}\\s*$`).test(lines[j]!); j++) body.push(lines[j]!.startsWith(indent!) ? lines[j]!.slice(indent!.length) : lines[j]!);
+    for (; j < lines.length && !new RegExp(`^\\s*${fence}\\s*$`).test(lines[j]); j++) body.push(lines[j].startsWith(indent) ? lines[j].slice(indent.length) : lines[j]);
     const previous = lines.slice(0, i).reverse().find((line) => line.trim() !== '');
-    blocks.push({ file, line: i + 1, language: language!, code: body.join('\n'), runs: previous?.trim() === RUN_MARKER });
+    blocks.push({ file, line: i + 1, language: language, code: body.join('\n'), runs: previous?.trim() === RUN_MARKER });
     i = j;
   }
   return blocks;
@@ -68,7 +68,7 @@ function anchorsOf(file: string): Set<string> {
     if (/^\s*```/.test(line)) inFence = !inFence;
     const heading = !inFence && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!heading) continue;
-    const slug = heading[1]!.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const slug = heading[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     anchors.add(count ? `${slug}-${count}` : slug);
@@ -112,8 +112,8 @@ describe('README.md and docs/', () => {
     for (const file of pages()) {
       const text = outsideFences(file);
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-        if (/^[a-z]+:/i.test(target!)) continue;
-        const [path, anchor] = target!.split('#') as [string, string | undefined];
+        if (/^[a-z]+:/i.test(target)) continue;
+        const [path, anchor] = target.split('#') as [string, string | undefined];
         const resolved = path ? relative(ROOT, join(ROOT, dirname(file), path)).split('\\').join('/') : file;
         if (!existsSync(join(ROOT, resolved))) {
           if (!PAGES_IN_FLIGHT.has(resolved)) broken.push(`${file}: (${target}) → no ${resolved}`);

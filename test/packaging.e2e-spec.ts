@@ -10,7 +10,7 @@ import { builtinModules } from 'node:module';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import * as ts from 'typescript';
-import { CONSUMERS, dryRunPack, PackedFile, PackedTarball, PACKAGE_NAME, packTarball, prepareConsumer, ROOT, run, runOk } from './support/npm-package';
+import { dryRunPack, PackedFile, PackedTarball, PACKAGE_NAME, packTarball, prepareConsumer, ROOT, run, runOk } from './support/npm-package';
 import { nodeRuntimes } from './support/runtimes';
 
 const MINUTE = 60_000;
@@ -63,14 +63,14 @@ function specifiers(source: string): string[] {
     /^\s*import\s+['"]([^'"]+)['"]/gm,
     /\/\/\/\s*<reference\s+types=['"]([^'"]+)['"]/g,
   ];
-  for (const pattern of patterns) for (const match of source.matchAll(pattern)) found.push(match[1]!);
+  for (const pattern of patterns) for (const match of source.matchAll(pattern)) found.push(match[1]);
   return found;
 }
 
 /** `@scope/name/sub` → `@scope/name`; `name/sub` → `name`. */
 function packageOf(specifier: string): string {
   const parts = specifier.split('/');
-  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
 const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(packageOf(specifier));
@@ -103,7 +103,7 @@ describe('package manifest', () => {
     for (const file of distFiles.filter((f) => f.endsWith('.js'))) {
       const source = readFileSync(join(ROOT, file), 'utf8');
       for (const name of optional) {
-        if (subpathOf[name] && file.replace(/^dist\/esm\//, 'dist/').startsWith(subpathOf[name]!)) continue;
+        if (subpathOf[name] && file.replace(/^dist\/esm\//, 'dist/').startsWith(subpathOf[name])) continue;
         // A top-level `require("…")` or static `import` of an optional peer (TypeScript's emit of a static import)
         // would fail to load without it.
         const quoted = `["']${name.replace('/', '\\/')}["']`;
@@ -259,13 +259,13 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     const imported = await load(dir, ['import']);
     for (const [subpath, module] of ENTRIES) {
       const id = specifierOf(subpath);
-      expect(required.entries[id]!.required).toBe(join(installed, `dist/${module}.js`));
-      expect(imported.entries[id]!.imported).toBe(join(installed, `dist/esm/${module}.js`));
+      expect(required.entries[id].required).toBe(join(installed, `dist/${module}.js`));
+      expect(imported.entries[id].imported).toBe(join(installed, `dist/esm/${module}.js`));
       // The two builds export the same names (their declarations are emitted from the same sources).
-      expect(imported.entries[id]!.importedKeys).toEqual(required.entries[id]!.requiredKeys);
+      expect(imported.entries[id].importedKeys).toEqual(required.entries[id].requiredKeys);
     }
-    expect(required.entries[PACKAGE_NAME]!.requiredKeys).toEqual(expect.arrayContaining(['WeComTokenModule', 'AccessTokenService', 'WeComClient', 'AccessTokenInterceptor', 'WeComApiError', 'RedisTokenLock']));
-    expect(required.entries[`${PACKAGE_NAME}/testing`]!.requiredKeys).toContain('WeComSimulator');
+    expect(required.entries[PACKAGE_NAME].requiredKeys).toEqual(expect.arrayContaining(['WeComTokenModule', 'AccessTokenService', 'WeComClient', 'AccessTokenInterceptor', 'WeComApiError', 'RedisTokenLock']));
+    expect(required.entries[`${PACKAGE_NAME}/testing`].requiredKeys).toContain('WeComSimulator');
     for (const loading of [required, imported]) {
       expect(loading.warnings).toEqual([]);
       expect(loading.deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
@@ -279,13 +279,13 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
   ])('a process that loads both builds (%j) is told once, by name, with what to change', async (order, first, second) => {
     const loading = await load(nest12, order);
     // Both builds really are loaded: two copies of every class, which is what the warning is about.
-    for (const [subpath] of ENTRIES) expect(loading.entries[specifierOf(subpath)]!.sameClasses).toBe(false);
+    for (const [subpath] of ENTRIES) expect(loading.entries[specifierOf(subpath)].sameClasses).toBe(false);
     // One warning for the whole process, though two entry points of each build were loaded.
     expect(loading.warnings).toHaveLength(1);
     const [warning] = loading.warnings;
-    expect(warning!.code).toBe(DUAL_PACKAGE_WARNING);
-    expect(warning!.message).toContain(`nestjs-wecom-token is loaded twice in this process: its ${first} build first, then its ${second} build`);
-    expect(warning!.message).toMatch(/Load it one way only: import it everywhere .*, or require it everywhere/);
+    expect(warning.code).toBe(DUAL_PACKAGE_WARNING);
+    expect(warning.message).toContain(`nestjs-wecom-token is loaded twice in this process: its ${first} build first, then its ${second} build`);
+    expect(warning.message).toMatch(/Load it one way only: import it everywhere .*, or require it everywhere/);
     expect(loading.stderr.split(`[${DUAL_PACKAGE_WARNING}]`)).toHaveLength(2);
   });
 
@@ -294,8 +294,8 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     const node = join(runtime.binDir, 'node');
     const installed = realpathSync(join(nest12, 'node_modules', PACKAGE_NAME));
     const [required, imported, both] = [await load(nest12, ['require'], node), await load(nest12, ['import'], node), await load(nest12, ['require', 'import'], node)];
-    expect(required.entries[PACKAGE_NAME]!.required).toBe(join(installed, 'dist/index.js'));
-    expect(imported.entries[PACKAGE_NAME]!.imported).toBe(join(installed, 'dist/esm/index.js'));
+    expect(required.entries[PACKAGE_NAME].required).toBe(join(installed, 'dist/index.js'));
+    expect(imported.entries[PACKAGE_NAME].imported).toBe(join(installed, 'dist/esm/index.js'));
     expect([required.warnings, imported.warnings]).toEqual([[], []]);
     expect(both.warnings.map((w) => w.code)).toEqual([DUAL_PACKAGE_WARNING]);
   }, 10 * MINUTE);
@@ -367,7 +367,7 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const row = /^\|\s*TypeScript\s*\|\s*≥\s*(\d+\.\d+)/m.exec(readme);
     if (!row) throw new Error('README.md has no "| TypeScript | ≥ X.Y" row in its Requirements table');
-    return row[1]!;
+    return row[1];
   }
 
   it.each(['tsconfig.node10.json', 'tsconfig.node16.json', 'tsconfig.nodenext.json'])(
