@@ -147,7 +147,7 @@ export class AuthFlow {
  * browser as another host in a Location header, so leading slashes and backslashes collapse to one `/`.
  */
 export function splitUrl(url: string): { path: string; query: URLSearchParams } {
-  const text = typeof url === 'string' ? url.split('#', 1)[0]! : '/';
+  const text = typeof url === 'string' ? url.split('#', 1)[0] : '/';
   const q = text.indexOf('?');
   const rawPath = q === -1 ? text : text.slice(0, q);
   const path = `/${rawPath.replace(/^[/\\]+/, '')}`.replace(/[\r\n\t]/g, '');

@@ -63,7 +63,7 @@ export class SessionCodec {
     if (typeof payload.exp !== 'number' || payload.exp * 1000 <= now) return undefined;
     if (!field(payload.u) && !field(payload.o)) return undefined;
     return {
-      corpId: payload.c!,
+      corpId: payload.c,
       ...(field(payload.u) ? { userId: payload.u } : {}),
       ...(field(payload.o) ? { openId: payload.o } : {}),
       ...(field(payload.x) ? { externalUserId: payload.x } : {}),

@@ -49,7 +49,7 @@ function startSample(platform: string): Promise<Sample> {
         clearTimeout(timer);
         if (!m) return reject(new Error(`the sample exited:\n${text}`));
         resolve({
-          url: m[1]!,
+          url: m[1],
           output: () => text,
           stop: async () => {
             child.kill('SIGTERM');

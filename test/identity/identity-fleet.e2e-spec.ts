@@ -26,8 +26,8 @@ function startInstance(config: Record<string, unknown>): Promise<Instance> {
   const child = spawn(process.execPath, [join(__dirname, 'identity-fleet-worker.js'), JSON.stringify(config)], { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`instance did not start: ${out}${err}`)), 20_000);
@@ -37,13 +37,13 @@ function startInstance(config: Record<string, unknown>): Promise<Instance> {
         clearInterval(poll);
         clearTimeout(timer);
         resolve({
-          url: m[1]!,
+          url: m[1],
           child,
           stop: async () => {
             child.kill('SIGTERM');
             await exited;
             const lines = /lines (.*)\n/.exec(out);
-            return lines ? (JSON.parse(lines[1]!) as string[]) : [];
+            return lines ? (JSON.parse(lines[1]) as string[]) : [];
           },
         });
       } else if (child.exitCode !== null) {
@@ -83,7 +83,7 @@ describeIfRedis('single-use login state across a fleet (Redis)', () => {
     const browser = new Browser();
     const { steps, final } = await browser.follow(`${a.url}/me`);
     expect(final.status).toBe(200);
-    const callback = steps[2]!.url;
+    const callback = steps[2].url;
     expect(sim.calls('/cgi-bin/auth/getuserinfo')).toBe(1);
     browser.jar.delete('wecom_session');
     const replay = await browser.request(onInstance(callback, b));

@@ -115,9 +115,9 @@ export class Browser {
     for (const line of setCookies) {
       this.setCookies.push(line);
       const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq).trim();
-      const value = pair!.slice(eq + 1).trim();
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
       if (/max-age=0/i.test(line)) this.jar.delete(name);
       else this.jar.set(name, value);
     }
@@ -148,7 +148,7 @@ export class Browser {
 
 /** The session cookie's payload (it is signed, not encrypted): what it tells anyone who reads it. */
 export function sessionPayload(value: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(decodeURIComponent(value).split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return JSON.parse(Buffer.from(decodeURIComponent(value).split('.')[0], 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
 /**
@@ -159,7 +159,7 @@ export function cookieText(setCookies: readonly string[]): string {
   const out: string[] = [];
   for (const line of setCookies) {
     out.push(line);
-    const value = decodeURIComponent(line.split(';')[0]!.split('=').slice(1).join('='));
+    const value = decodeURIComponent(line.split(';')[0].split('=').slice(1).join('='));
     for (const part of value.split('.')) out.push(Buffer.from(part, 'base64url').toString('utf8'));
   }
   return out.join('\n');

@@ -37,7 +37,7 @@ describe.each(PLATFORMS)('@WeComAuth({ suite }) on %s', (platform) => {
       sim.oauth.signIn({ userId: 'wangwu', corpId: 'wwauthcorp000002' });
       const b = new Browser();
       const { final, steps } = await b.follow(`${served.url}/saas/me`);
-      const login = new URL(steps[0]!.location!);
+      const login = new URL(steps[0].location!);
       expect(login.searchParams.get('login_type')).toBe('ServiceApp');
       expect(login.searchParams.get('appid')).toBe(suite.suiteId);
       expect(final.status).toBe(200);

@@ -83,9 +83,9 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
     const b = browser(WXWORK_UA);
     sim.oauth.signIn('lisi');
     const { final, steps } = await b.follow(`${served.url}/me`);
-    const authorize = new URL(steps[0]!.location!);
+    const authorize = new URL(steps[0].location!);
     expect(`${authorize.origin}${authorize.pathname}`).toBe(`${sim.baseUrl}/connect/oauth2/authorize`);
-    expect(steps[0]!.location).toMatch(/#wechat_redirect$/);
+    expect(steps[0].location).toMatch(/#wechat_redirect$/);
     expect(authorize.searchParams.get('scope')).toBe('snsapi_base');
     expect(authorize.searchParams.get('response_type')).toBe('code');
     expect(authorize.searchParams.get('redirect_uri')).toBe(`${served.url}/me`);
@@ -115,7 +115,7 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
   it('a replayed callback URL restarts the flow once and exchanges nothing; a second failure is a 401, not a loop', async () => {
     const b = browser();
     const { steps } = await b.follow(`${served.url}/me`);
-    const callback = steps[2]!.url;
+    const callback = steps[2].url;
     expect(callback).toMatch(/code=.*state=/);
     expect(sim.calls(USERINFO)).toBe(1);
 
@@ -137,7 +137,7 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
     const third = b.clone();
     third.jar.delete('wecom_session');
     browsers.push(third);
-    const denied = await third.request(again[1]!.url);
+    const denied = await third.request(again[1].url);
     expect(denied.status).toBe(401);
     expect(sim.calls(USERINFO)).toBe(2);
   });
@@ -145,7 +145,7 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
   it('the callback URL again in a browser that has its session: 302 to the clean URL, nothing exchanged', async () => {
     const b = browser();
     const { steps } = await b.follow(`${served.url}/me`);
-    const again = await b.request(steps[2]!.url);
+    const again = await b.request(steps[2].url);
     expect(again.status).toBe(302);
     expect(again.location).toBe(`${served.url}/me`);
     expect(sim.calls(USERINFO)).toBe(1);

@@ -9,7 +9,7 @@ describe('WeComSimulator user identity (oauth.ts)', () => {
   });
   afterEach(() => sim.close());
 
-  const get = async (path: string, query: Record<string, string>): Promise<Response> => fetch(`${sim.baseUrl}${path}?${new URLSearchParams(query)}`, { redirect: 'manual' });
+  const get = async (path: string, query: Record<string, string>): Promise<Response> => fetch(`${sim.baseUrl}${path}?${new URLSearchParams(query).toString()}`, { redirect: 'manual' });
   const token = async (): Promise<string> => ((await (await get('/cgi-bin/gettoken', { corpid: sim.corpId, corpsecret: sim.secretOf() })).json()) as Body).access_token as string;
   const base = { appid: '', redirect_uri: 'https://app.example.com/me?x=1', response_type: 'code', scope: 'snsapi_base', state: 'abc123' };
 
@@ -37,7 +37,7 @@ describe('WeComSimulator user identity (oauth.ts)', () => {
     [{ state: 'a-b' }, /state/],
     [{ state: 'a'.repeat(129) }, /state/],
   ])('the authorize page refuses %o with an HTML page (400)', async (change, problem) => {
-    const res = await get('/connect/oauth2/authorize', { ...base, appid: sim.corpId, ...change } as Record<string, string>);
+    const res = await get('/connect/oauth2/authorize', { ...base, appid: sim.corpId, ...change });
     expect(res.status).toBe(400);
     expect(await res.text()).toMatch(problem);
   });
@@ -60,13 +60,13 @@ describe('WeComSimulator user identity (oauth.ts)', () => {
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toContain('张三');
-    const allow = /id="allow" href="([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&');
-    const deny = /id="deny" href="([^"]+)"/.exec(html)![1]!;
+    const allow = /id="allow" href="([^"]+)"/.exec(html)![1].replace(/&amp;/g, '&');
+    const deny = /id="deny" href="([^"]+)"/.exec(html)![1];
     const allowed = await fetch(`${sim.baseUrl}${allow}`, { redirect: 'manual' });
     expect(new URL(allowed.headers.get('location')!).searchParams.get('code')).toBeTruthy();
     expect((await fetch(`${sim.baseUrl}${allow}`, { redirect: 'manual' })).status).toBe(400);
     const second = await (await get('/connect/oauth2/authorize', { ...base, appid: sim.corpId })).text();
-    const denied = await fetch(`${sim.baseUrl}${/id="deny" href="([^"]+)"/.exec(second)![1]!}`, { redirect: 'manual' });
+    const denied = await fetch(`${sim.baseUrl}${/id="deny" href="([^"]+)"/.exec(second)![1]}`, { redirect: 'manual' });
     expect(new URL(denied.headers.get('location')!).searchParams.has('code')).toBe(false);
     expect(deny).toMatch(/decision=deny/);
   });

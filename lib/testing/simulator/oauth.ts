@@ -192,7 +192,7 @@ export class OAuthSimulator {
     if (q.scope !== 'snsapi_base' && q.scope !== 'snsapi_privateinfo') return page(400, 'scope must be snsapi_base or snsapi_privateinfo');
     const privateInfo = q.scope === 'snsapi_privateinfo';
     let owner: CodeRecord['owner'] | string;
-    if (this.suites.hasSuite(q.appid)) owner = { kind: 'suite', suiteId: q.appid! };
+    if (this.suites.hasSuite(q.appid)) owner = { kind: 'suite', suiteId: q.appid };
     else if (q.appid !== this.corpId) owner = `appid ${q.appid ?? '(none)'} is neither the corp nor a suite`;
     else if (privateInfo && !q.agentid) owner = 'snsapi_privateinfo needs agentid';
     else owner = this.corpOwner(q.agentid);
@@ -201,7 +201,7 @@ export class OAuthSimulator {
 
   private loginPage(q: Readonly<Record<string, string>>): Reply {
     let owner: CodeRecord['owner'] | string;
-    if (q.login_type === 'ServiceApp') owner = this.suites.hasSuite(q.appid) ? { kind: 'suite', suiteId: q.appid! } : `appid ${q.appid ?? '(none)'} is not a suite`;
+    if (q.login_type === 'ServiceApp') owner = this.suites.hasSuite(q.appid) ? { kind: 'suite', suiteId: q.appid } : `appid ${q.appid ?? '(none)'} is not a suite`;
     else if (q.login_type !== 'CorpApp') owner = 'login_type must be CorpApp or ServiceApp';
     else if (q.appid !== this.corpId) owner = `appid ${q.appid ?? '(none)'} is not the corp`;
     else if (!q.agentid) owner = 'login_type=CorpApp needs agentid';
@@ -227,7 +227,7 @@ export class OAuthSimulator {
   private consentAnswer(q: Readonly<Record<string, string>>): Reply {
     const pending = q.request ? this.pending.get(q.request) : undefined;
     if (!pending) return page(400, 'this consent page is no longer valid');
-    this.pending.delete(q.request!);
+    this.pending.delete(q.request);
     if (q.decision !== 'allow') return back(pending.redirectUri, { state: pending.state });
     return back(pending.redirectUri, { code: this.newCode(pending.record), state: pending.state });
   }
