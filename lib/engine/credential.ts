@@ -6,7 +6,8 @@
  */
 import { Logger } from '@nestjs/common';
 import { inspect } from 'node:util';
-import { backoffMs, describeError, sleep } from '../common/bounded.js';
+import { backoffMs, describeError, sleep, untilAborted } from '../common/bounded.js';
+import { ProcessHold } from '../common/process-hold.js';
 import { WeComShutdownError } from '../common/errors/wecom-shutdown.error.js';
 import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import { publishFetch, publishRefreshFailed } from '../observability/diagnostics.js';
@@ -61,6 +62,8 @@ export class Credential {
   /** Aborted on shutdown: every request to WeCom in flight ends, and nothing is written afterwards. */
   private readonly closing = new AbortController();
   private readonly stopFeed?: () => void;
+  /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
+  private readonly hold = new ProcessHold();
 
   constructor(private readonly spec: CredentialSpec, loggerContext = 'WeComCredential') {
     this.logger = new Logger(loggerContext);
@@ -99,7 +102,7 @@ export class Credential {
   get(): Promise<string> {
     const held = this.held;
     if (held !== undefined && Date.now() < held.refreshAt) return Promise.resolve(held.token);
-    return this.getSlow();
+    return this.hold.around(this.getSlow());
   }
 
   /** The held entry, without I/O; undefined when none is held. */
@@ -115,7 +118,7 @@ export class Credential {
 
   /** Fetch a new value now. Concurrent callers (and a refresh already under way) share one fetch. */
   async refresh(): Promise<string> {
-    return (await this.load(true)).token;
+    return (await this.hold.around(this.load(true))).token;
   }
 
   /**
@@ -123,7 +126,16 @@ export class Credential {
    * newer value, fetched by another caller or instance after the rejection, stays. A rejection wave grants one
    * fetch outside the budget (unless `grant` is false); a loop of rejections does not get more.
    */
-  async invalidate(rejected?: string, options: { grant?: boolean } = {}): Promise<void> {
+  invalidate(rejected?: string, options: { grant?: boolean } = {}): Promise<void> {
+    return this.hold.around(this.forget(rejected, options));
+  }
+
+  /** Whether a load or an adoption is under way (a tenant map must not close such a credential to free memory). */
+  get busy(): boolean {
+    return this.inflight !== undefined || this.adopting !== undefined || this.hold.holding > 0;
+  }
+
+  private async forget(rejected: string | undefined, options: { grant?: boolean }): Promise<void> {
     if (rejected === undefined) {
       this.dropHeld();
       await this.store.delete();
@@ -281,8 +293,8 @@ export class Credential {
           throw error;
         }
         if (failure === 'transient' && attempt + 1 < attempts) {
-          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs));
-          if (this.closed) throw this.closing.signal.reason as Error;
+          // Ends at once on shutdown, so that a caller awaiting this fetch settles with close().
+          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs), this.closing.signal);
           continue;
         }
         const pause = this.gate.failed(error as Error, failure);
@@ -308,7 +320,8 @@ export class Credential {
     const signal = deadline.signal;
     const { kind, ref } = this.spec;
     try {
-      const entry = await this.spec.fetchOnce(signal);
+      // A fetch that ignores its signal still lets its callers go at shutdown.
+      const entry = await untilAborted(this.spec.fetchOnce(signal), this.closing.signal);
       publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'ok', durationMs: performance.now() - started, expiresAt: entry.expiresAt });
       return entry;
     } catch (error) {
