@@ -8,11 +8,12 @@ import { Logger } from '@nestjs/common';
 import { inspect } from 'node:util';
 import { backoffMs, describeError, sleep, untilAborted } from '../common/bounded.js';
 import { ProcessHold } from '../common/process-hold.js';
+import { WeComCooldownError } from '../common/errors/wecom-cooldown.error.js';
 import { WeComShutdownError } from '../common/errors/wecom-shutdown.error.js';
 import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import { publishFetch, publishRefreshFailed } from '../observability/diagnostics.js';
 import { fingerprint, maskToken } from '../common/redaction.js';
-import { REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
+import { FETCH_BUDGET_WINDOW_MS, REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
 import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage } from '../common/wecom-token.messages.js';
 import type { CredentialSpec, FailureClass } from './credential-spec.js';
 import { FetchCoordinator } from './fetch-coordinator.js';
@@ -144,11 +145,15 @@ export class Credential {
     // A wave of rejections of one value costs one compare-and-delete in the shared store, not one per call.
     const pending = this.rejected.get(rejected);
     if (pending) return pending;
-    if (this.held?.token === rejected) {
+    const held = this.held;
+    if (held?.token === rejected) {
       this.dropHeld();
-      // WeCom said so (40014 …): one fetch outside the budget. A caller's report (a page's "invalid signature")
-      // passes grant: false, so a reporting loop spends the budget instead.
-      if (options.grant !== false) this.gate.grantWave();
+      // WeCom said so (40014 …): one fetch outside the budget, for a value that lived. A value rejected at once
+      // after its fetch is a failure of its own (a gateway that mangles tokens, WeCom refusing every new one): its
+      // refetch spends the budget, so "fetch, rejected, fetch" ends there. A caller's report (a page's "invalid
+      // signature") passes grant: false, so a reporting loop spends the budget too.
+      if (isFresh(held)) this.gate.rejectedFresh();
+      else if (options.grant !== false) this.gate.grantWave();
     }
     const deletion = this.store.deleteIf(rejected);
     this.rejected.set(rejected, deletion);
@@ -277,7 +282,7 @@ export class Credential {
       try {
         this.gate.admit(attempt > 0);
       } catch (error) {
-        if (this.gate.tripped) this.logger.error(cooldownMessage(this.spec.ref, this.spec.kind, this.gate.cooldownRemainingMs()));
+        if (this.gate.tripped) this.logger.error(error instanceof WeComCooldownError ? error.message : cooldownMessage(this.spec.ref, this.spec.kind, this.gate.cooldownRemainingMs()));
         throw error;
       }
       let failure: FailureClass;
@@ -351,6 +356,15 @@ export class Credential {
     if (!this.closed) this.schedule.schedule(held.refreshAt, () => this.refreshInBackground());
     return held;
   }
+}
+
+/**
+ * Whether a rejected value was fetched only just now: inside the budget's window and the first half of its lifetime.
+ * Its rejection gets no allowance, so that allowances for rejection waves come at most once per window.
+ */
+function isFresh(entry: TokenEntry, now = Date.now()): boolean {
+  const age = now - entry.fetchedAt;
+  return age < Math.min(FETCH_BUDGET_WINDOW_MS, (entry.expiresAt - entry.fetchedAt) / 2);
 }
 
 function isNewer(found: TokenEntry, previous: TokenEntry | undefined): boolean {
