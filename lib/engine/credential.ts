@@ -152,8 +152,10 @@ export class Credential {
       // after its fetch is a failure of its own (a gateway that mangles tokens, WeCom refusing every new one): its
       // refetch spends the budget, so "fetch, rejected, fetch" ends there. A caller's report (a page's "invalid
       // signature") passes grant: false, so a reporting loop spends the budget too.
-      if (isFresh(held)) this.gate.rejectedFresh();
-      else if (options.grant !== false) this.gate.grantWave();
+      if (options.grant !== false) {
+        if (isFresh(held)) this.gate.rejectedFresh();
+        else this.gate.grantWave();
+      }
     }
     const deletion = this.store.deleteIf(rejected);
     this.rejected.set(rejected, deletion);
