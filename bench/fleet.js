@@ -217,12 +217,15 @@ async function run(report) {
       const waveRatio = big.locked / one.locked;
       const coldRatio = big.lockedCold / one.lockedCold;
       report.row({
-        figure: `renewal after revocation wave, P=${big.p} vs P=1 (RedisTokenLock)`,
+        // A diagnostic, not a target (issue 25): this wave is P times the work for the same 2 cores and the one
+        // simulator, so its own lock-free floor (the row below the equal-work wave) grows as much. The wave of the
+        // same work at every P is the fleet's target.
+        figure: `renewal after a wave of ${callers} calls per process, P=${big.p} vs P=1 (RedisTokenLock; diagnostic: P times the work)`,
         ours: `${fmtMs(big.locked)} (P=${big.p})`,
         baseline: `${fmtMs(one.locked)} (P=1)`,
         ratio: `${fmtRatio(waveRatio)} P=${big.p}/P=1`,
-        target: '≤ 1.5×',
-        met: waveRatio <= 1.5,
+        target: '— (diagnostic; floor below)',
+        met: null,
       });
       report.row({
         figure: `cold start, all callers served, P=${big.p} vs P=1 (RedisTokenLock)`,

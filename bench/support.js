@@ -52,7 +52,7 @@ function lib() {
   try {
     return require(DIST);
   } catch (error) {
-    throw new Error(`cannot load the built package at ${DIST} (run \`npm run build\` first): ${error.message}`);
+    throw new Error(`cannot load the built package at ${DIST} (run \`npm run build\` first): ${error.message}`, { cause: error });
   }
 }
 function testing() {

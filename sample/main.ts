@@ -93,8 +93,8 @@ async function main(): Promise<void> {
   app.useGlobalFilters(new WeComErrorFilter());
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
-  await app.listen(port, '127.0.0.1').catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EADDRINUSE') throw error;
+  await app.listen(port, '127.0.0.1').catch(async (error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     logger.warn(`port ${port} is in use; listening on a free port instead (set PORT to choose one)`);
     await app.listen(0, '127.0.0.1');
   });
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   try {
     await demonstrate(app.get(WeComDemoService), simulator !== undefined);
   } catch (error) {
-    logger.error(error instanceof WeComApiError ? `${error.message}` : error instanceof Error ? error.message : 'unknown error');
+    logger.error(error instanceof WeComApiError ? error.message : error instanceof Error ? error.message : 'unknown error');
     process.exitCode = 1;
   }
 

@@ -11,7 +11,7 @@ export const SUITE_CALLBACK_PATH = 'wecom/suite/callback';
 
 /** The query values WeCom adds to a callback URL, taken as strings (a repeated parameter is not WeCom's). */
 function callbackQuery(query: Record<string, unknown>): CallbackQuery {
-  const text = (name: string): string => (typeof query[name] === 'string' ? (query[name] as string) : '');
+  const text = (name: string): string => (typeof query[name] === 'string' ? query[name] : '');
   return {
     msg_signature: text('msg_signature'),
     timestamp: text('timestamp'),

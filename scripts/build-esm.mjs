@@ -1,7 +1,8 @@
 /**
  * Completes the ES-module build after `tsc -p tsconfig.build.esm.json` has emitted it into dist/esm:
- * - dist/esm/package.json says `"type": "module"`, so that Node and TypeScript read dist/esm/**.js as ES modules while
- *   dist/**.js (the CommonJS build, with the one set of declarations) stays CommonJS;
+ * - dist/esm/package.json says `"type": "module"`, so that Node reads dist/esm/**.js as ES modules and TypeScript reads
+ *   dist/esm/**.d.ts as their ES-module declarations, while dist/**.js and dist/**.d.ts (the CommonJS build and its
+ *   declarations) stay CommonJS;
  * - dist/esm/common/optional-peer.js is replaced by the ES-module build's own copy (see lib/common/optional-peer.ts): there is no
  *   `require` in an ES module, and inside jest's or vitest's ES-module runtime only `import()` reaches the registry
  *   the application's modules live in, so the optional peers are imported once, when the build is loaded.

@@ -89,7 +89,7 @@ function expectGreen(row: Row, runtime: NodeRuntime, result: RunResult): void {
   const passedLines = result.output.split('\n').filter((line) => /^\s*[✓✔]/.test(line));
   for (const title of CASES) expect({ title: String(title), passed: passedLines.some((line) => title.test(line)) }).toEqual({ title: String(title), passed: true });
   // It ran on the Node it was given, and loaded the build it should.
-  expect(passedLines.find((line) => CASES[0]!.test(line))).toContain(`its ${row.build} build only (Node ${runtime.version})`);
+  expect(passedLines.find((line) => CASES[0].test(line))).toContain(`its ${row.build} build only (Node ${runtime.version})`);
   if (row.redis && skipped === 0) expect(passedLines.some((line) => REDIS_CASE.test(line))).toBe(true);
 }
 
@@ -104,10 +104,10 @@ function table(runtimes: Map<number, NodeRuntime> | undefined, totalMs: number):
     return [label, cells.get(`${row.consumer} tsc`) ?? 'not run', ...MAJORS.map((major) => (row.nodes.includes(major) ? (cells.get(cellKey(row, major)) ?? 'not run') : 'not a row'))];
   });
   const all = [['consumer', 'tsc --noEmit', ...head], ...rows];
-  const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const widths = all[0].map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   const notes = ROWS.filter((row) => row.note).map((row) => `${row.consumer}: ${row.note}`);
-  return [line(all[0]!), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...notes, `consumers: ${(totalMs / 1000).toFixed(1)} s in all`].join('\n');
+  return [line(all[0]), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...notes, `consumers: ${(totalMs / 1000).toFixed(1)} s in all`].join('\n');
 }
 
 describe('consumer applications, installed from the npm tarball, on Node 20, 22 and 24', () => {

@@ -136,7 +136,7 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     expect(result.code).toBe(1);
     const checks = parse(result);
     expect(checks.gettoken).toEqual({ check: 'gettoken', status: 'fail', errcode, message: expect.stringMatching(explained) });
-    for (const check of ['trusted-ip', 'agent', 'jsapi-ticket', 'agent-ticket']) expect(checks[check]!.status).toBe('skip');
+    for (const check of ['trusted-ip', 'agent', 'jsapi-ticket', 'agent-ticket']) expect(checks[check].status).toBe('skip');
     expect(sim.gettokenCalls()).toBe(1);
   });
 
@@ -153,7 +153,7 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
       message: expect.stringContaining(`WeCom refused API calls from ${SEEN_IP} (60020, agent, jsapi-ticket, agent-ticket): add ${SEEN_IP} in 应用管理 → the app → 企业可信IP`),
     });
     expect(checks.agent).toMatchObject({ status: 'fail', errcode: 60020, message: 'blocked by the trusted-IP rule (60020): see trusted-ip' });
-    expect(checks.gettoken!.status).toBe('pass');
+    expect(checks.gettoken.status).toBe('pass');
     // Reported right after gettoken.
     expect((JSON.parse(result.stdout) as Check[]).map((c) => c.check).slice(0, 3)).toEqual(['config', 'gettoken', 'trusted-ip']);
   });
@@ -162,10 +162,10 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     const result = await doctor({ ...base(), WECOM_SECRET: CONTACTS_SECRET });
     expect(result.code).toBe(1);
     const checks = parse(result);
-    expect(checks.gettoken!.status).toBe('pass');
+    expect(checks.gettoken.status).toBe('pass');
     expect(checks.agent).toMatchObject({ status: 'fail', errcode: 48002, message: expect.stringContaining("it is not a self-built app's Secret") });
     expect(checks['jsapi-ticket']).toMatchObject({ status: 'fail', errcode: 48002 });
-    expect(checks['trusted-ip']!.status).toBe('pass');
+    expect(checks['trusted-ip'].status).toBe('pass');
   });
 
   it('explains an agent id of another app (40056) and a disabled app', async () => {
@@ -184,7 +184,7 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     expect(result.code).toBe(1);
     const checks = parse(result);
     expect(checks['jsapi-ticket']).toMatchObject({ status: 'fail', errcode: 45009, message: expect.stringContaining('100 per app per hour') });
-    expect(checks['agent-ticket']!.status).toBe('pass');
+    expect(checks['agent-ticket'].status).toBe('pass');
   });
 
   it('fails Redis that cannot be reached, without its password, and skips the lock', async () => {
@@ -193,7 +193,7 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     const checks = parse(result);
     expect(checks.redis).toMatchObject({ status: 'fail', message: expect.stringMatching(/^redis:\/\/127\.0\.0\.1:1\/0: .*check REDIS_URL/) });
     expect(checks.lock).toMatchObject({ status: 'skip', message: 'needs a working Redis (see redis)' });
-    expect(checks.config!.message).toContain('Redis at redis://127.0.0.1:1/0');
+    expect(checks.config.message).toContain('Redis at redis://127.0.0.1:1/0');
   });
 
   it('fails WeCom that cannot be reached, or that redirects, without following it', async () => {
@@ -236,7 +236,7 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
       writeFileSync(file, Object.entries(base()).map(([key, value]) => `${key}=${value}`).join('\n'));
       const result = await doctor({}, ['doctor', '--json', '--dotenv', file]);
       expect(result.code).toBe(0);
-      expect(parse(result).agent!.status).toBe('pass');
+      expect(parse(result).agent.status).toBe('pass');
       expect((await doctor({}, ['doctor', '--dotenv', join(dir, 'missing.env')])).code).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -253,8 +253,8 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     const result = await doctor({});
     expect(result.code).toBe(1);
     const checks = parse(result);
-    expect(checks.config!.message).toContain('set WECOM_CORP_ID');
-    expect(checks.config!.message).toContain('set WECOM_SECRET');
-    expect(checks.gettoken!.status).toBe('skip');
+    expect(checks.config.message).toContain('set WECOM_CORP_ID');
+    expect(checks.config.message).toContain('set WECOM_SECRET');
+    expect(checks.gettoken.status).toBe('skip');
   });
 });

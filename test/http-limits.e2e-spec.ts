@@ -372,7 +372,7 @@ describe('HTTP limits against hostile servers', () => {
 
     it('every kind of file resolves to its bytes with a safe base name; JSON errors of any Content-Type reject', async () => {
       const server = await hostile('', (_req, res, r) => {
-        const file = files[r.url.split('?')[0]!];
+        const file = files[r.url.split('?')[0]];
         if (!file) return false;
         res.writeHead(200, { 'content-type': file.type, ...(file.disposition ? { 'content-disposition': file.disposition } : {}) });
         res.end(file.body);
@@ -392,8 +392,8 @@ describe('HTTP limits against hostile servers', () => {
       };
       for (const [path, filename] of Object.entries(expected)) {
         const file = await got(path);
-        expect(Buffer.compare(file.bytes, Buffer.from(files[path]!.body))).toBe(0);
-        expect(file.contentType).toContain(files[path]!.type.split(';')[0]);
+        expect(Buffer.compare(file.bytes, Buffer.from(files[path].body))).toBe(0);
+        expect(file.contentType).toContain(files[path].type.split(';')[0]);
         expect(file.filename).toBe(filename);
       }
       for (const path of ['/error-json', '/error-text', '/error-octet']) {

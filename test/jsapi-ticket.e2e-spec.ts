@@ -5,6 +5,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { CACHE_MANAGER, CacheModule } from '@nestjs/cache-manager';
 import type { Cache } from 'cache-manager';
+import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AccessTokenService, getJsapiTicketServiceToken, jsapiSignature, JsapiTicketService, WeComApiError, WeComConfigError, WeComTokenModule } from '../lib';
 import { WeComSimulator } from '../lib/testing';
@@ -70,7 +71,7 @@ describe('JsapiTicketService', () => {
     expect(Math.abs(config.timestamp - Date.now() / 1000)).toBeLessThan(5);
     expect(sim.verifySignature({ kind: 'corp', url, ...config }).valid).toBe(true);
     expect(sim.verifySignature({ kind: 'agent', url, ...config }).valid).toBe(false);
-    expect(config.signature).toBe(jsapiSignature({ ticket: await tickets.getCorpTicket(), nonceStr: config.nonceStr, timestamp: config.timestamp, url: url.split('#')[0]! }));
+    expect(config.signature).toBe(jsapiSignature({ ticket: await tickets.getCorpTicket(), nonceStr: config.nonceStr, timestamp: config.timestamp, url: url.split('#')[0] }));
 
     const agent = await tickets.signAgentConfig(url);
     expect(agent.agentId).toBe(String(sim.app().agentId));
@@ -88,7 +89,7 @@ describe('JsapiTicketService', () => {
 
   it('an app without agentId: getAgentTicket and signAgentConfig reject with WeComConfigError naming the app, no request', async () => {
     ({ app } = await bootContext([WeComTokenModule.forRoot({ name: 'crm', corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl })]));
-    const tickets = app!.get<JsapiTicketService>(getJsapiTicketServiceToken('crm'));
+    const tickets = app.get<JsapiTicketService>(getJsapiTicketServiceToken('crm'));
     await expect(tickets.getAgentTicket()).rejects.toThrow(WeComConfigError);
     await expect(tickets.signAgentConfig('https://a.example.com/')).rejects.toThrow(/app 'crm' has no agentId/);
     expect(sim.ticketCalls()).toBe(0);
@@ -152,7 +153,7 @@ describe('JsapiTicketService', () => {
     const ticket = await tickets.getCorpTicket();
     const agent = await tickets.getAgentTicket();
     const cache = app!.get<Cache>(CACHE_MANAGER);
-    const tokenKey = `wecom:v1:${sim.corpId}:${require('node:crypto').createHash('sha256').update(sim.secretOf()).digest('hex').slice(0, 16)}`;
+    const tokenKey = `wecom:v1:${sim.corpId}:${createHash('sha256').update(sim.secretOf()).digest('hex').slice(0, 16)}`;
     expect(await cache.get(`${tokenKey}:jsapi_ticket`)).toEqual({ ticket, expiresAt: expect.any(Number), fetchedAt: expect.any(Number) });
     expect(await cache.get(`${tokenKey}:agent_ticket`)).toEqual({ ticket: agent, expiresAt: expect.any(Number), fetchedAt: expect.any(Number) });
     // A second application context sharing the cache (another instance) fetches nothing.

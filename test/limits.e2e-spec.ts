@@ -7,6 +7,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { CacheModule } from '@nestjs/cache-manager';
 import { ScheduleModule } from '@nestjs/schedule';
 import { createCache } from 'cache-manager';
+import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AccessTokenService, TokenLock, WeComConfigError, WeComShutdownError, WeComTokenModule, WeComTransportError } from '../lib';
 import { WeComSimulator } from '../lib/testing';
@@ -260,7 +261,7 @@ describe('limits', () => {
         expect(error).toBeInstanceOf(WeComShutdownError);
         expect((error as Error).message).toMatch(/shutting down/);
         await new Promise((r) => setTimeout(r, 1_100));
-        const key = `wecom:v1:${sim.corpId}:${require('node:crypto').createHash('sha256').update(sim.secretOf()).digest('hex').slice(0, 16)}:access_token`;
+        const key = `wecom:v1:${sim.corpId}:${createHash('sha256').update(sim.secretOf()).digest('hex').slice(0, 16)}:access_token`;
         expect(await cache.get(key)).toBeUndefined();
         await expect(tokens.getToken()).rejects.toThrow(/shutting down/);
         expect(sim.gettokenCalls()).toBe(1);

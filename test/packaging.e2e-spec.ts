@@ -1,15 +1,16 @@
 /**
  * The package manifest, checked against what npm publishes and what Node and TypeScript make of it: every bare
  * import of dist/ is declared, the exports map sends require to the CommonJS build (dist/) and import to the
- * ES-module build (dist/esm/), both with the one set of declarations in dist/, a process that loads both builds is
- * told so once, the tarball holds only the built files, and the declarations compile on the lowest TypeScript the
- * README promises.
+ * ES-module build (dist/esm/), each with its own declarations (an importer is typed as what Node gives it), a
+ * process that loads both builds is told so once, the tarball holds only the built files, the declarations compile
+ * on the lowest TypeScript the README promises, and the tools library authors run before publishing
+ * (@arethetypeswrong/cli and publint) find no problem in the tarball.
  */
 import { builtinModules } from 'node:module';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import * as ts from 'typescript';
-import { CONSUMERS, dryRunPack, PackedFile, PackedTarball, PACKAGE_NAME, packTarball, prepareConsumer, ROOT, runOk } from './support/npm-package';
+import { dryRunPack, PackedFile, PackedTarball, PACKAGE_NAME, packTarball, prepareConsumer, ROOT, run, runOk } from './support/npm-package';
 import { nodeRuntimes } from './support/runtimes';
 
 const MINUTE = 60_000;
@@ -18,7 +19,8 @@ interface Manifest {
   name: string;
   main: string;
   types: string;
-  exports: Record<string, string | Record<string, string>>;
+  type?: string;
+  exports: Record<string, string | Record<string, Record<string, string>>>;
   typesVersions: Record<string, Record<string, string[]>>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
@@ -28,8 +30,8 @@ interface Manifest {
 const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Manifest;
 
 /**
- * Every entry point: its subpath and its module under dist/ (dist/X.js CommonJS, dist/esm/X.js ES module,
- * dist/X.d.ts for both). A new subpath export is one more line here, beside its entry in package.json.
+ * Every entry point: its subpath and its module under dist/ (dist/X.js and dist/X.d.ts CommonJS, dist/esm/X.js and
+ * dist/esm/X.d.ts ES module). A new subpath export is one more line here, beside its entry in package.json.
  */
 const ENTRIES: ReadonlyArray<readonly [subpath: string, module: string]> = [
   ['.', 'index'],
@@ -61,14 +63,14 @@ function specifiers(source: string): string[] {
     /^\s*import\s+['"]([^'"]+)['"]/gm,
     /\/\/\/\s*<reference\s+types=['"]([^'"]+)['"]/g,
   ];
-  for (const pattern of patterns) for (const match of source.matchAll(pattern)) found.push(match[1]!);
+  for (const pattern of patterns) for (const match of source.matchAll(pattern)) found.push(match[1]);
   return found;
 }
 
 /** `@scope/name/sub` → `@scope/name`; `name/sub` → `name`. */
 function packageOf(specifier: string): string {
   const parts = specifier.split('/');
-  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
 const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(packageOf(specifier));
@@ -101,7 +103,7 @@ describe('package manifest', () => {
     for (const file of distFiles.filter((f) => f.endsWith('.js'))) {
       const source = readFileSync(join(ROOT, file), 'utf8');
       for (const name of optional) {
-        if (subpathOf[name] && file.replace(/^dist\/esm\//, 'dist/').startsWith(subpathOf[name]!)) continue;
+        if (subpathOf[name] && file.replace(/^dist\/esm\//, 'dist/').startsWith(subpathOf[name])) continue;
         // A top-level `require("…")` or static `import` of an optional peer (TypeScript's emit of a static import)
         // would fail to load without it.
         const quoted = `["']${name.replace('/', '\\/')}["']`;
@@ -117,14 +119,12 @@ describe('package manifest', () => {
     const unexpected = paths.filter((p) => !/^dist\/.+\.(js|d\.ts)$/.test(p) && !['README.md', 'LICENSE', 'package.json', 'dist/esm/package.json'].includes(p));
     expect(unexpected).toEqual([]);
     expect(paths.filter((p) => /\.(spec|e2e-spec|test)\.|\.map$|\.tsbuildinfo$|^(lib|test|sample|bench|scripts)\//.test(p))).toEqual([]);
-    const entries = ENTRIES.flatMap(([, module]) => [`dist/${module}.js`, `dist/esm/${module}.js`, `dist/${module}.d.ts`]);
+    const entries = ENTRIES.flatMap(([, module]) => [`dist/${module}.js`, `dist/esm/${module}.js`, `dist/${module}.d.ts`, `dist/esm/${module}.d.ts`]);
     expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/esm/package.json', ...entries]));
-    // One set of declarations: none in the ES-module build, ...
-    expect(paths.filter((p) => p.startsWith('dist/esm/') && p.endsWith('.d.ts'))).toEqual([]);
-    // ... every module of either build ships with its declarations, and the two builds hold the same modules.
-    const cjs = paths.filter((p) => p.endsWith('.js') && !p.startsWith('dist/esm/'));
-    const esm = paths.filter((p) => p.startsWith('dist/esm/') && p.endsWith('.js'));
-    for (const js of cjs) expect(paths).toContain(js.replace(/\.js$/, '.d.ts'));
+    // Every module of either build ships with its own declarations, and the two builds hold the same modules.
+    const cjs = paths.filter((p) => /\.(js|d\.ts)$/.test(p) && !p.startsWith('dist/esm/'));
+    const esm = paths.filter((p) => p.startsWith('dist/esm/') && /\.(js|d\.ts)$/.test(p));
+    for (const js of [...cjs, ...esm].filter((p) => p.endsWith('.js'))) expect(paths).toContain(js.replace(/\.js$/, '.d.ts'));
     expect(esm.map((p) => p.replace(/^dist\/esm\//, 'dist/'))).toEqual(cjs);
     // Everything built (minus specs) ships.
     const built = distFiles.filter((f) => /\.(js|d\.ts)$|^dist\/esm\/package\.json$/.test(f) && !/\.spec\./.test(f));
@@ -133,7 +133,8 @@ describe('package manifest', () => {
 
   it('dist/ is CommonJS and dist/esm/ is ES modules, as Node decides by the nearest package.json', () => {
     expect(JSON.parse(readFileSync(join(ROOT, 'dist', 'esm', 'package.json'), 'utf8'))).toEqual({ type: 'module' });
-    expect(manifest).not.toHaveProperty('type');
+    // Said, not left to Node's detection: the root (dist/) is CommonJS; dist/esm/package.json overrides it.
+    expect(manifest.type).toBe('commonjs');
     for (const file of distFiles.filter((f) => f.endsWith('.js'))) {
       const source = readFileSync(join(ROOT, file), 'utf8');
       const format = /^Object\.defineProperty\(exports, "__esModule"/m.test(source) ? 'CommonJS' : /^(import|export) /m.test(source) ? 'ES module' : 'unknown';
@@ -145,10 +146,17 @@ describe('package manifest', () => {
     expect(manifest.name).toBe(PACKAGE_NAME);
     expect(manifest.main).toBe('./dist/index.js');
     expect(manifest.types).toBe('./dist/index.d.ts');
-    const conditions = (module: string) => ({ types: `./dist/${module}.d.ts`, import: `./dist/esm/${module}.js`, require: `./dist/${module}.js` });
+    // Each condition with its own declarations: an importer gets the ES-module ones (dist/esm/package.json makes
+    // them ES-module declarations), so TypeScript refuses what Node refuses (a default import, for one).
+    const conditions = (module: string) => ({
+      import: { types: `./dist/esm/${module}.d.ts`, default: `./dist/esm/${module}.js` },
+      require: { types: `./dist/${module}.d.ts`, default: `./dist/${module}.js` },
+    });
     expect(manifest.exports).toEqual({ ...Object.fromEntries(ENTRIES.map(([subpath, module]) => [subpath, conditions(module)])), './package.json': './package.json' });
-    // TypeScript takes the first condition that matches: `types` must come before `import` and `require`.
-    for (const [subpath] of ENTRIES) expect(Object.keys(manifest.exports[subpath] as Record<string, string>)[0]).toBe('types');
+    // TypeScript takes the first condition that matches: `types` must come before `default`.
+    for (const [subpath] of ENTRIES) {
+      for (const condition of Object.values(manifest.exports[subpath] as Record<string, Record<string, string>>)) expect(Object.keys(condition)[0]).toBe('types');
+    }
     // moduleResolution node10 knows no exports: typesVersions maps the subpaths to the same declarations.
     expect(manifest.typesVersions).toEqual({ '*': Object.fromEntries(ENTRIES.filter(([subpath]) => subpath !== '.').map(([subpath, module]) => [subpath.slice(2), [`./dist/${module}.d.ts`]])) });
   });
@@ -251,13 +259,13 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     const imported = await load(dir, ['import']);
     for (const [subpath, module] of ENTRIES) {
       const id = specifierOf(subpath);
-      expect(required.entries[id]!.required).toBe(join(installed, `dist/${module}.js`));
-      expect(imported.entries[id]!.imported).toBe(join(installed, `dist/esm/${module}.js`));
-      // The two builds export the same names (the one set of declarations describes both).
-      expect(imported.entries[id]!.importedKeys).toEqual(required.entries[id]!.requiredKeys);
+      expect(required.entries[id].required).toBe(join(installed, `dist/${module}.js`));
+      expect(imported.entries[id].imported).toBe(join(installed, `dist/esm/${module}.js`));
+      // The two builds export the same names (their declarations are emitted from the same sources).
+      expect(imported.entries[id].importedKeys).toEqual(required.entries[id].requiredKeys);
     }
-    expect(required.entries[PACKAGE_NAME]!.requiredKeys).toEqual(expect.arrayContaining(['WeComTokenModule', 'AccessTokenService', 'WeComClient', 'AccessTokenInterceptor', 'WeComApiError', 'RedisTokenLock']));
-    expect(required.entries[`${PACKAGE_NAME}/testing`]!.requiredKeys).toContain('WeComSimulator');
+    expect(required.entries[PACKAGE_NAME].requiredKeys).toEqual(expect.arrayContaining(['WeComTokenModule', 'AccessTokenService', 'WeComClient', 'AccessTokenInterceptor', 'WeComApiError', 'RedisTokenLock']));
+    expect(required.entries[`${PACKAGE_NAME}/testing`].requiredKeys).toContain('WeComSimulator');
     for (const loading of [required, imported]) {
       expect(loading.warnings).toEqual([]);
       expect(loading.deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
@@ -271,13 +279,13 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
   ])('a process that loads both builds (%j) is told once, by name, with what to change', async (order, first, second) => {
     const loading = await load(nest12, order);
     // Both builds really are loaded: two copies of every class, which is what the warning is about.
-    for (const [subpath] of ENTRIES) expect(loading.entries[specifierOf(subpath)]!.sameClasses).toBe(false);
+    for (const [subpath] of ENTRIES) expect(loading.entries[specifierOf(subpath)].sameClasses).toBe(false);
     // One warning for the whole process, though two entry points of each build were loaded.
     expect(loading.warnings).toHaveLength(1);
     const [warning] = loading.warnings;
-    expect(warning!.code).toBe(DUAL_PACKAGE_WARNING);
-    expect(warning!.message).toContain(`nestjs-wecom-token is loaded twice in this process: its ${first} build first, then its ${second} build`);
-    expect(warning!.message).toMatch(/Load it one way only: import it everywhere .*, or require it everywhere/);
+    expect(warning.code).toBe(DUAL_PACKAGE_WARNING);
+    expect(warning.message).toContain(`nestjs-wecom-token is loaded twice in this process: its ${first} build first, then its ${second} build`);
+    expect(warning.message).toMatch(/Load it one way only: import it everywhere .*, or require it everywhere/);
     expect(loading.stderr.split(`[${DUAL_PACKAGE_WARNING}]`)).toHaveLength(2);
   });
 
@@ -286,13 +294,13 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     const node = join(runtime.binDir, 'node');
     const installed = realpathSync(join(nest12, 'node_modules', PACKAGE_NAME));
     const [required, imported, both] = [await load(nest12, ['require'], node), await load(nest12, ['import'], node), await load(nest12, ['require', 'import'], node)];
-    expect(required.entries[PACKAGE_NAME]!.required).toBe(join(installed, 'dist/index.js'));
-    expect(imported.entries[PACKAGE_NAME]!.imported).toBe(join(installed, 'dist/esm/index.js'));
+    expect(required.entries[PACKAGE_NAME].required).toBe(join(installed, 'dist/index.js'));
+    expect(imported.entries[PACKAGE_NAME].imported).toBe(join(installed, 'dist/esm/index.js'));
     expect([required.warnings, imported.warnings]).toEqual([[], []]);
     expect(both.warnings.map((w) => w.code)).toEqual([DUAL_PACKAGE_WARNING]);
   }, 10 * MINUTE);
 
-  it('TypeScript resolves . and ./testing to the shipped declarations, for require and import, under every module resolution', () => {
+  it('TypeScript resolves . and ./testing to the declarations of the build Node loads, for require and import, under every module resolution', () => {
     const installed = realpathSync(join(nest11, 'node_modules', PACKAGE_NAME));
     const modes = [
       ['node10', ts.ModuleResolutionKind.Node10, ts.ModuleKind.CommonJS, undefined],
@@ -306,14 +314,44 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     const expected: Record<string, string> = {};
     for (const [label, moduleResolution, module, mode] of modes) {
       const file = join(nest11, 'src', mode === ts.ModuleKind.ESNext ? 'consumer.mts' : 'consumer.cts');
-      for (const [id, target] of [[PACKAGE_NAME, 'dist/index.d.ts'], [`${PACKAGE_NAME}/testing`, 'dist/testing/index.d.ts']] as const) {
+      // node10 knows no exports (typesVersions: the CommonJS declarations); the others follow the condition.
+      const build = mode === ts.ModuleKind.ESNext ? 'dist/esm' : 'dist';
+      for (const [id, target] of [[PACKAGE_NAME, 'index.d.ts'], [`${PACKAGE_NAME}/testing`, 'testing/index.d.ts']] as const) {
         const result = ts.resolveModuleName(id, file, { moduleResolution, module }, ts.sys, undefined, undefined, mode);
         const name = result.resolvedModule?.resolvedFileName;
         resolved[`${label}: ${id}`] = name && realpathSync(name);
-        expected[`${label}: ${id}`] = join(installed, target);
+        expected[`${label}: ${id}`] = join(installed, build, target);
       }
     }
     expect(resolved).toEqual(expected);
+  });
+
+  it('TypeScript refuses a default import from an ES module, as Node does, and takes named and namespace imports', () => {
+    // The symptom the CommonJS declarations gave importers: tsc accepted `import wecom from 'nestjs-wecom-token'`
+    // and Node then threw "does not provide an export named 'default'".
+    // Beside the fixture in src/ (ignored by git; the fixture's tsconfigs list their files).
+    const probe = join(nest11, 'src');
+    const files = {
+      'default-import.mts': `import wecom from '${PACKAGE_NAME}';\nexport const used = wecom;\n`,
+      'named-import.mts': `import { WeComTokenModule } from '${PACKAGE_NAME}';\nimport * as wecom from '${PACKAGE_NAME}';\nimport { WeComSimulator } from '${PACKAGE_NAME}/testing';\nexport const used = [WeComTokenModule, wecom.AccessTokenService, WeComSimulator];\n`,
+    };
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(probe, name), text);
+    const errors: Record<string, number[]> = {};
+    for (const name of Object.keys(files)) {
+      const program = ts.createProgram([join(probe, name)], {
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        target: ts.ScriptTarget.ES2022,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+        experimentalDecorators: true,
+      });
+      errors[name] = ts.getPreEmitDiagnostics(program).map((d) => d.code);
+    }
+    // TS1192: Module '…' has no default export.
+    expect(errors).toEqual({ 'default-import.mts': [1192], 'named-import.mts': [] });
   });
 
   /** tsc of a fixture's tsconfig; resolves its version and output. */
@@ -329,7 +367,7 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const row = /^\|\s*TypeScript\s*\|\s*≥\s*(\d+\.\d+)/m.exec(readme);
     if (!row) throw new Error('README.md has no "| TypeScript | ≥ X.Y" row in its Requirements table');
-    return row[1]!;
+    return row[1];
   }
 
   it.each(['tsconfig.node10.json', 'tsconfig.node16.json', 'tsconfig.nodenext.json'])(
@@ -350,5 +388,44 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     const { version, output } = await tsc(nest12, tscPackage, project);
     expect(version).toMatch(tscPackage === 'typescript' ? new RegExp(`^Version ${promisedTypeScript().replace('.', '\\.')}\\.`) : /^Version 5\.8\./);
     expect(output).toBe('');
+  }, 5 * MINUTE);
+});
+
+describe('the packed tarball, as the tools library authors run before publishing see it', () => {
+  let packed: PackedTarball;
+
+  beforeAll(async () => {
+    packed = await packTarball();
+  }, 5 * MINUTE);
+
+  afterAll(() => packed?.remove());
+
+  it('@arethetypeswrong/cli finds no problem: every entry point is typed as the build each resolution loads', async () => {
+    const bin = join(ROOT, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+    // Exit code 1 on any problem (profile strict: node10, node16 from CommonJS and from ES modules, bundler).
+    const result = await run(process.execPath, [bin, packed.tarball, '--format', 'ascii', '--no-color', '--no-emoji'], { cwd: ROOT, timeoutMs: 3 * MINUTE });
+    expect({ code: result.code, problems: result.output.includes('No problems found') }).toEqual({ code: 0, problems: true });
+    // It looked at every entry point (a tarball it could not read would have none to complain about).
+    for (const [subpath] of ENTRIES) {
+      const table = result.output.split(`"${specifierOf(subpath)}"\n`)[1]?.split('***')[0] ?? '';
+      expect({ subpath, table: table.trim().split('\n').map((line) => line.trim()) }).toEqual({
+        subpath,
+        table: ['node10: OK', 'node16 (from CJS): OK (CJS)', 'node16 (from ESM): OK (ESM)', 'bundler: OK'],
+      });
+    }
+  }, 5 * MINUTE);
+
+  it('publint finds no error, warning or suggestion in the tarball', async () => {
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { publint } from 'publint';
+      import { formatMessage } from 'publint/utils';
+      const data = readFileSync(${JSON.stringify(packed.tarball)});
+      const tarball = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+      const { messages, pkg } = await publint({ pack: { tarball }, level: 'suggestion', strict: true });
+      console.log(JSON.stringify({ name: pkg.name, messages: messages.map((m) => \`\${m.type} \${m.code}: \${formatMessage(m, pkg, { color: false })}\`) }));`;
+    const { stdout } = await runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeoutMs: 3 * MINUTE });
+    // The name shows publint read the tarball's package.json.
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ name: PACKAGE_NAME, messages: [] });
   }, 5 * MINUTE);
 });

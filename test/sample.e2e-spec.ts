@@ -15,15 +15,15 @@ function runSample(args: string[], env: Record<string, string> = {}): { child: C
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
-  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
   const line = (pattern: RegExp, timeoutMs = 20_000) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
       const deadline = Date.now() + timeoutMs;
       const poll = () => {
         const m = pattern.exec(text);
-        if (m) return resolve(m);
-        if (Date.now() > deadline || child.exitCode !== null) return reject(new Error(`no line ${pattern} in:\n${text}`));
+        if (m) { resolve(m); return; }
+        if (Date.now() > deadline || child.exitCode !== null) { reject(new Error(`no line ${pattern} in:\n${text}`)); return; }
         setTimeout(poll, 25);
       };
       poll();
@@ -32,7 +32,7 @@ function runSample(args: string[], env: Record<string, string> = {}): { child: C
 }
 
 /** A JSON body, typed loosely: these are assertions on what the sample answered. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const json = async (res: Response | Promise<Response>): Promise<any> => (await res).json();
 
 describe('the sample application', () => {
@@ -78,7 +78,7 @@ describe('the sample application', () => {
     const run = runSample([], env);
     try {
       const [, url] = await run.line(/listening on (http:\/\/\S+);/);
-      await body(url!);
+      await body(url);
     } finally {
       run.child.kill('SIGTERM');
       await new Promise((resolve) => run.child.on('exit', resolve));
@@ -97,7 +97,7 @@ describe('the sample application', () => {
       expect(agent.signature).not.toBe(corp.signature);
 
       const verify = (kind: string, signed: { nonceStr: string; timestamp: number; signature: string }, signedUrl = page) =>
-        json(fetch(`${url}/simulator/verify-signature?${new URLSearchParams({ kind, url: signedUrl, nonceStr: signed.nonceStr, timestamp: String(signed.timestamp), signature: signed.signature })}`));
+        json(fetch(`${url}/simulator/verify-signature?${new URLSearchParams({ kind, url: signedUrl, nonceStr: signed.nonceStr, timestamp: String(signed.timestamp), signature: signed.signature }).toString()}`));
       expect(await verify('corp', corp)).toEqual({ valid: true });
       expect(await verify('agent', agent)).toEqual({ valid: true });
       // The other kind's ticket, or another page, does not verify: the check is not a rubber stamp.
@@ -172,13 +172,13 @@ describe('the sample application', () => {
     const out = await serving(async (url) => {
       const callback = `${url}/wecom/suite/callback`;
       const post = (query: Record<string, string>, body: string) =>
-        fetch(`${callback}?${new URLSearchParams(query)}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body });
+        fetch(`${callback}?${new URLSearchParams(query).toString()}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body });
       const simulated = async (event: string, corpId?: string): Promise<{ query: Record<string, string>; body: string; corpId?: string }> =>
         json(fetch(`${url}/simulator/suite-callback/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(corpId ? { corpId } : {}) }));
 
       // The URL check WeCom makes when the callback URL is saved: the decrypted echostr, as the whole body.
       const check = await json(fetch(`${url}/simulator/suite-url-verification`));
-      const echo = await fetch(`${callback}?${new URLSearchParams(check.query)}`);
+      const echo = await fetch(`${callback}?${new URLSearchParams(check.query).toString()}`);
       expect(echo.status).toBe(200);
       expect(await echo.text()).toBe(check.expected);
 
@@ -202,7 +202,7 @@ describe('the sample application', () => {
 
       // A create_auth for another corp with a tampered signature: 400, and that corp is not authorised.
       const forged = await simulated('create_auth');
-      const sig = forged.query.msg_signature!;
+      const sig = forged.query.msg_signature;
       const tampered = await post({ ...forged.query, msg_signature: (sig[0] === 'a' ? 'b' : 'a') + sig.slice(1) }, forged.body);
       expect(tampered.status).toBe(400);
       expect(await json(tampered)).toEqual(expect.objectContaining({ error: 'WeComCallbackError', reason: 'signature', message: expect.any(String) }));

@@ -252,7 +252,7 @@ describe('WeComSuiteModule against the simulator', () => {
   it('option validation names the option and the suite, never a value', async () => {
     const s = sim.suite();
     const build = (over: Record<string, unknown>) =>
-      Test.createTestingModule({ imports: [WeComSuiteModule.forRoot({ suiteId: s.suiteId, suiteSecret: s.suiteSecret, callbackToken: s.callbackToken, encodingAESKey: s.encodingAESKey, permanentCodes: codes, ...over } as never)] }).compile();
+      Test.createTestingModule({ imports: [WeComSuiteModule.forRoot({ suiteId: s.suiteId, suiteSecret: s.suiteSecret, callbackToken: s.callbackToken, encodingAESKey: s.encodingAESKey, permanentCodes: codes, ...over })] }).compile();
     await expect(build({ suiteSecret: undefined })).rejects.toThrow(/option 'suiteSecret' of suite 'default' is missing/);
     await expect(build({ permanentCodes: {} })).rejects.toThrow(/permanentCodes/);
     await expect(build({ timeoutMs: -1 })).rejects.toThrow(/WeComSuiteModule: option 'timeoutMs' of suite 'default'/);

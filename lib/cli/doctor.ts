@@ -180,7 +180,7 @@ function ticketResult(check: string, what: string, body: Record<string, unknown>
 
 function failure(check: string, answer: Exclude<Answer, { kind: 'ok' }>, advise: (errcode: number, errmsg: string) => string): DoctorCheck {
   if (answer.kind === 'transport') return { check, status: 'fail', message: answer.problem };
-  const said = answer.errmsg.split(/, hint: \[/)[0]!.slice(0, 120);
+  const said = answer.errmsg.split(/, hint: \[/)[0].slice(0, 120);
   const ip = answer.errcode === 60020 ? ipFromErrmsg(answer.errmsg) : undefined;
   return { check, status: 'fail', errcode: answer.errcode, ...(ip ? { ip } : {}), message: `${answer.errcode} (${said}): ${advise(answer.errcode, answer.errmsg)}` };
 }

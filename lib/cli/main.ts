@@ -38,11 +38,11 @@ interface Parsed {
 function parse(args: string[]): Parsed | { exit: number; text: string } {
   if (args.length === 0 || args.includes('-h') || args.includes('--help')) return { exit: args.length === 0 ? 2 : 0, text: USAGE };
   const [command, ...rest] = args;
-  if (command !== 'doctor') return { exit: 2, text: `unknown command '${safe(command!)}'\n\n${USAGE}` };
+  if (command !== 'doctor') return { exit: 2, text: `unknown command '${safe(command)}'\n\n${USAGE}` };
   const parsed: Parsed = { json: false };
   for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    const name = arg.split('=', 1)[0]!;
+    const arg = rest[i];
+    const name = arg.split('=', 1)[0];
     if (name === '--json') {
       parsed.json = true;
     } else if (name === '--dotenv') {
@@ -66,7 +66,7 @@ function parse(args: string[]): Parsed | { exit: number; text: string } {
 
 /** An argument as it may be echoed: its option name only, short. */
 function safe(arg: string): string {
-  return arg.split('=', 1)[0]!.slice(0, 40);
+  return arg.split('=', 1)[0].slice(0, 40);
 }
 
 const MARK: Record<DoctorCheck['status'], string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP' };
@@ -87,12 +87,16 @@ function finish(exit: number, text: string, stream: NodeJS.WriteStream = process
 
 async function main(): Promise<void> {
   const parsed = parse(process.argv.slice(2));
-  if ('exit' in parsed) return finish(parsed.exit, parsed.text, parsed.exit === 0 ? process.stdout : process.stderr);
+  if ('exit' in parsed) {
+    finish(parsed.exit, parsed.text, parsed.exit === 0 ? process.stdout : process.stderr);
+    return;
+  }
   if (parsed.envFile) {
     try {
       process.loadEnvFile(parsed.envFile);
     } catch (error) {
-      return finish(2, `cannot read --dotenv ${parsed.envFile}: ${(error as { code?: string }).code ?? 'unreadable'}`, process.stderr);
+      finish(2, `cannot read --dotenv ${parsed.envFile}: ${(error as { code?: string }).code ?? 'unreadable'}`, process.stderr);
+      return;
     }
   }
   const timeout = Number(process.env.WECOM_DOCTOR_TIMEOUT_MS);

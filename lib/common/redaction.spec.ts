@@ -17,6 +17,7 @@ describe('redaction', () => {
   it('a Secret prints as [secret] however it is printed', () => {
     const secret = new Secret('super-secret-value');
     const holder = { secret };
+    // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- the template's own stringification is under test
     for (const printed of [String(secret), `${secret}`, JSON.stringify(holder), inspect(holder, { showHidden: true, depth: Infinity })]) {
       expect(printed).not.toContain('super-secret-value');
     }

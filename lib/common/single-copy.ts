@@ -26,7 +26,7 @@ export function recordLoadedBuild(system: string = MODULE_SYSTEM): void {
   if (!loaded.systems.includes(system)) loaded.systems.push(system);
   if (loaded.systems.length < 2 || loaded.warned) return;
   loaded.warned = true;
-  process.emitWarning(bothBuildsLoadedMessage(loaded.systems[0]!, loaded.systems[1]!), { code: DUAL_PACKAGE_WARNING_CODE });
+  process.emitWarning(bothBuildsLoadedMessage(loaded.systems[0], loaded.systems[1]), { code: DUAL_PACKAGE_WARNING_CODE });
 }
 
 recordLoadedBuild();

@@ -246,7 +246,7 @@ export function buildSuiteCallbackXml(event: KnownSuiteCallbackEvent): string {
 export function buildEncryptedEnvelope(crypto: WeComCrypto, innerXml: string, options: EnvelopeOptions = {}): EncryptedCallback {
   const { timestamp, nonce } = queryValues(options);
   const encrypt = crypto.encrypt(innerXml);
-  const toUserName = options.toUserName ?? (crypto.receiveIds[0] as string);
+  const toUserName = options.toUserName ?? crypto.receiveIds[0];
   const body =
     `<xml><ToUserName>${cdata(toUserName)}</ToUserName><Encrypt>${cdata(encrypt)}</Encrypt>` +
     `<AgentID>${cdata(options.agentId ?? '')}</AgentID></xml>`;
@@ -367,8 +367,8 @@ function queryValues(options: Pick<EnvelopeOptions, 'timestamp' | 'nonce'>): { t
 function printable<T extends SuiteCallbackEvent>(event: T): T {
   const view = (): Record<string, unknown> => {
     const shown: Record<string, unknown> = { ...event };
-    for (const key of ['suiteTicket', 'authCode'] as const) if (typeof shown[key] === 'string') shown[key] = maskToken(shown[key] as string);
-    if (typeof shown['raw'] === 'string') shown['raw'] = `[${(shown['raw'] as string).length} characters of XML]`;
+    for (const key of ['suiteTicket', 'authCode'] as const) if (typeof shown[key] === 'string') shown[key] = maskToken(shown[key]);
+    if (typeof shown['raw'] === 'string') shown['raw'] = `[${shown['raw'].length} characters of XML]`;
     return shown;
   };
   Object.defineProperty(event, 'toJSON', { value: view, enumerable: false });

@@ -193,7 +193,7 @@ export class WeComCrypto {
     const body = Buffer.from(message, 'utf8');
     const length = Buffer.alloc(4);
     length.writeUInt32BE(body.length, 0);
-    const unpadded = Buffer.concat([random, length, body, this.#receiveIdBytes[0] as Buffer]);
+    const unpadded = Buffer.concat([random, length, body, this.#receiveIdBytes[0]]);
     const pad = BLOCK - (unpadded.length % BLOCK);
     const cipher = createCipheriv('aes-256-cbc', this.#key, this.#iv);
     cipher.setAutoPadding(false);

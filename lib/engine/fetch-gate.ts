@@ -89,10 +89,10 @@ export class FetchGate {
       this.waves--;
       return;
     }
-    while (this.window.length > 0 && this.window[0]! <= now - FETCH_BUDGET_WINDOW_MS) this.window.shift();
+    while (this.window.length > 0 && this.window[0] <= now - FETCH_BUDGET_WINDOW_MS) this.window.shift();
     if (this.window.length >= FETCH_BUDGET) {
-      const until = this.window[0]! + FETCH_BUDGET_WINDOW_MS;
-      while (this.freshRejections.length > 0 && this.freshRejections[0]! <= now - FETCH_BUDGET_WINDOW_MS) this.freshRejections.shift();
+      const until = this.window[0] + FETCH_BUDGET_WINDOW_MS;
+      while (this.freshRejections.length > 0 && this.freshRejections[0] <= now - FETCH_BUDGET_WINDOW_MS) this.freshRejections.shift();
       const error = this.cooldown?.error ?? new WeComCooldownError(this.ref, this.kind, until - now, this.freshRejections.length);
       this.tripped = !this.cooldown || this.cooldown.until < until;
       this.cooldown = { error, until };

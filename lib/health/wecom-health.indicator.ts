@@ -120,7 +120,7 @@ export class WeComHealthIndicator {
       for (const [token, wrapper] of module.providers) {
         const match = typeof token === 'string' ? SERVICE_TOKEN.exec(token) : null;
         const instance = wrapper.instance as CheckedService | undefined;
-        if (match && instance && typeof instance.getToken === 'function' && typeof instance.peek === 'function') found.set(match[1]!, instance);
+        if (match && instance && typeof instance.getToken === 'function' && typeof instance.peek === 'function') found.set(match[1], instance);
       }
     }
     // Remember only a complete picture: before the application is initialised the instances are not there yet.

@@ -23,9 +23,9 @@ function parameters(header: string): Map<string, string> {
   const params = new Map<string, string>();
   const pattern = /;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/g;
   for (let match = pattern.exec(header); match; match = pattern.exec(header)) {
-    const name = match[1]!.toLowerCase();
+    const name = match[1].toLowerCase();
     if (params.has(name)) continue;
-    const value = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : match[3]!.trim();
+    const value = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : match[3].trim();
     params.set(name, value);
   }
   return params;
@@ -35,8 +35,8 @@ function parameters(header: string): Map<string, string> {
 function decodeExtended(value: string): string | undefined {
   const match = /^([^']*)'[^']*'(.*)$/.exec(value);
   if (!match) return undefined;
-  const charset = match[1]!.toLowerCase();
-  const encoded = match[2]!;
+  const charset = match[1].toLowerCase();
+  const encoded = match[2];
   if (charset === 'iso-8859-1' || charset === 'latin1') {
     return encoded.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   }

@@ -3,7 +3,7 @@ import { metrics } from '@opentelemetry/api';
 import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { CollectingReader } from '../../test/support/collecting-reader';
 import { FETCH_CHANNEL, publishFetch, publishRefreshFailed, publishRejected, REFRESH_FAILED_CHANNEL, REJECTED_CHANNEL } from './diagnostics.js';
-import { activeMetricSubscriptions, METER_NAME, startMetrics, type WeComMeterProvider } from './metrics.js';
+import { activeMetricSubscriptions, startMetrics, type WeComMeterProvider } from './metrics.js';
 
 function sdk(): { provider: MeterProvider; reader: CollectingReader } {
   const reader = new CollectingReader();
@@ -91,7 +91,7 @@ describe('metrics on the diagnostics channels', () => {
 
     stops.push(startMetrics());
     publishFetch(fetchOk);
-    expect((await reader.metric('wecom.credential.fetches'))!.dataPoints[0]!.value).toBe(1);
+    expect((await reader.metric('wecom.credential.fetches'))!.dataPoints[0].value).toBe(1);
   });
 
   it('shares one subscription among the starts of several modules and apps, and unsubscribes after the last stop', async () => {
@@ -101,20 +101,20 @@ describe('metrics on the diagnostics channels', () => {
     const third = startMetrics();
     expect(activeMetricSubscriptions()).toBe(1);
     publishFetch(fetchOk);
-    expect((await reader.metric('wecom.credential.fetches'))!.dataPoints[0]!.value).toBe(1);
+    expect((await reader.metric('wecom.credential.fetches'))!.dataPoints[0].value).toBe(1);
 
     first();
     first(); // idempotent: one start, one stop
     second();
     publishFetch(fetchOk);
-    expect((await reader.metric('wecom.credential.fetches'))!.dataPoints[0]!.value).toBe(2);
+    expect((await reader.metric('wecom.credential.fetches'))!.dataPoints[0].value).toBe(2);
     expect(hasAnySubscriber()).toBe(true);
 
     third();
     expect(activeMetricSubscriptions()).toBe(0);
     expect(hasAnySubscriber()).toBe(false);
     publishFetch(fetchOk);
-    expect((await reader.metric('wecom.credential.fetches'))!.dataPoints[0]!.value).toBe(2);
+    expect((await reader.metric('wecom.credential.fetches'))!.dataPoints[0].value).toBe(2);
   });
 
   it('records on an explicitly given provider, apart from the global one', async () => {
@@ -123,7 +123,7 @@ describe('metrics on the diagnostics channels', () => {
     providers.push(own.provider);
     stops.push(startMetrics({ meterProvider: own.provider }));
     publishFetch(fetchOk);
-    expect((await own.reader.metric('wecom.credential.fetches'))!.dataPoints[0]!.value).toBe(1);
+    expect((await own.reader.metric('wecom.credential.fetches'))!.dataPoints[0].value).toBe(1);
     expect(await global.metric('wecom.credential.fetches')).toBeUndefined();
   });
 

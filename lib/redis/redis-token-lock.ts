@@ -320,7 +320,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     // progress on destroy(), so closing first would leave its socket open and keep the process alive.
     const pending = [this.subscriberConnect, this.firstConnect].filter((p): p is Promise<unknown> => p !== undefined);
     if (pending.length) await bounded(Promise.all(pending.map((p) => p.catch(() => undefined))), this.commandTimeoutMs, 'connect').catch(() => undefined);
-    if (subscriber) await shutDown(subscriber as unknown as Closable);
+    if (subscriber) await shutDown(subscriber);
     const own = this.own;
     this.own = undefined;
     if (own) await shutDown(own);

@@ -99,8 +99,8 @@ export class CancelledCorps {
     this.forget(authCorpId);
     const key = this.keyOf(authCorpId);
     await bounded(this.cache.del(key), this.cacheTimeoutMs, 'cache del').catch(() => undefined);
-    const announce = this.feed?.announceEntry;
-    if (announce) await bounded(Promise.resolve().then(() => announce.call(this.feed, key)), this.cacheTimeoutMs, 'announce').catch(() => undefined);
+    const feed = this.feed;
+    if (feed?.announceEntry) await bounded(Promise.resolve().then(() => feed.announceEntry?.(key)), this.cacheTimeoutMs, 'announce').catch(() => undefined);
   }
 
   /** Stop listening to the feed; the memory is dropped. */

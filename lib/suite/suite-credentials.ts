@@ -71,7 +71,7 @@ export class SuiteCredentials {
     this.lock = config.engine.lock ?? new InProcessTokenLock();
     this.suiteRef = { corpId: config.suiteId, app: config.name };
     this.codes = new BoundedPermanentCodes(config.permanentCodes, config.suiteId, config.engine.timeoutMs);
-    this.cancelled = new CancelledCorps(cache, config.keys.corpCancelled, this.lock, config.engine.cacheTimeoutMs);
+    this.cancelled = new CancelledCorps(cache, (authCorpId) => config.keys.corpCancelled(authCorpId), this.lock, config.engine.cacheTimeoutMs);
     this.suite = this.credential(this.suiteRef, 'suite_access_token', config.keys.suiteToken, async (signal) => {
       const stored = await this.readTicket();
       if (!stored) throw new WeComSuiteStateError(this.suiteRef, SUITE_TOKEN_PATH, 'no-suite-ticket', noSuiteTicketMessage(config.suiteId));

@@ -111,7 +111,7 @@ describe('WeComSimulator', () => {
       expect(sim.gettokenCalls()).toBe(1);
       expect(sim.gettokenCalls('default')).toBe(0);
       expect(sim.requests[0]).toMatchObject({ path: '/cgi-bin/gettoken', status: 200, errcode: 40001 });
-      expect(sim.requests[0]!.app).toBeUndefined();
+      expect(sim.requests[0].app).toBeUndefined();
     });
 
     it("returns the same token with a shrinking expires_in in 'same-token' mode", async () => {
@@ -475,7 +475,7 @@ describe('WeComSimulator', () => {
       expect(sim.calls()).toBe(3);
       expect(sim.calls('/cgi-bin/user/get')).toBe(2);
       expect(sim.gettokenCalls()).toBe(1);
-      expect(sim.requests[0]!.query).toEqual({ corpid: sim.corpId, corpsecret: sim.secretOf() });
+      expect(sim.requests[0].query).toEqual({ corpid: sim.corpId, corpsecret: sim.secretOf() });
       expect(sim.requests[1]).toMatchObject({
         method: 'GET',
         path: '/cgi-bin/user/get',

@@ -140,12 +140,12 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
       const first = await Promise.all(workers.map((worker) => worker.request<TicketsResult>('tickets', { n: 5, kind: 'corp' })));
       expect(new Set(first.flatMap((r) => r.tickets)).size).toBe(1);
       expect(sim.ticketCalls('corp')).toBe(1);
-      const [old] = first[0]!.tickets as [string];
+      const [old] = first[0].tickets as [string];
       const revoked = sim.revokeTickets('corp');
       expect(revoked).toEqual([old]);
 
       const started = Date.now();
-      await workers[0]!.request('invalidateTicket', { kind: 'corp', ticket: old });
+      await workers[0].request('invalidateTicket', { kind: 'corp', ticket: old });
       // The others hear of it through Redis: their in-process copies are dropped.
       const dropped = await waitFor(async () => {
         const held = await Promise.all(workers.slice(1).map((worker) => worker.request<TicketEntry | null>('peekTicket', { kind: 'corp' })));
@@ -157,7 +157,7 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
       const results = await Promise.all(workers.map((worker) => worker.request<TicketsResult>('tickets', { n: 50, kind: 'corp' })));
       const distinct = new Set(results.flatMap((r) => r.tickets));
       // A second invalidation of the old ticket (another page, late) must not cause another fetch.
-      await workers[2]!.request('invalidateTicket', { kind: 'corp', ticket: old });
+      await workers[2].request('invalidateTicket', { kind: 'corp', ticket: old });
       const again = await Promise.all(workers.map((worker) => worker.request<TicketsResult>('tickets', { n: 5, kind: 'corp' })));
       report(
         `corp ticket invalidated by 1 of 4 processes: ${sim.ticketCalls('corp') - 1} refetch(es) for 4 x 50 callers, ` +
@@ -225,7 +225,7 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
     async function authorise(n: number): Promise<string[]> {
       const ids: string[] = [];
       for (let i = 0; i < n; i++) {
-        const { corpId } = await deliver(workers[i % workers.length]!, 'create_auth');
+        const { corpId } = await deliver(workers[i % workers.length], 'create_auth');
         ids.push(corpId!);
       }
       return ids;
@@ -237,11 +237,11 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
       for (let round = 0; round < 2; round++) {
         const before = await Promise.all(workers.map((worker) => worker.request<SuiteTokensResult>('suiteTokens', { n: 1 })));
         expect(before.map((r) => r.errors[0]?.reason)).toEqual(['no-suite-ticket', 'no-suite-ticket', 'no-suite-ticket', 'no-suite-ticket']);
-        expect(before[0]!.errors[0]!.message).toContain('suite_ticket');
+        expect(before[0].errors[0].message).toContain('suite_ticket');
       }
       expect(sim.calls()).toBe(0);
 
-      await deliver(workers[1]!, 'suite_ticket');
+      await deliver(workers[1], 'suite_ticket');
       const delivered = Date.now();
       const first = await Promise.all(workers.map((worker) => worker.request<SuiteTokensResult>('suiteTokens', { n: 1 })));
       const refused = first.map((r, i) => (r.failed > 0 ? `#${i}:${r.errors[0]?.reason ?? r.errors[0]?.name}` : undefined)).filter(Boolean);
@@ -262,7 +262,7 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
 
     it('a suite_ticket delivered to ONE process: every process gets the same suite token, one get_suite_token for the fleet', async () => {
       const { s, sim, workers } = await setUp(4);
-      const cb = await deliver(workers[1]!, 'suite_ticket');
+      const cb = await deliver(workers[1], 'suite_ticket');
       sim.setServiceDelay(50);
       const results = await Promise.all(workers.map((worker) => worker.request<SuiteTokensResult>('suiteTokens', { n: 250 })));
       const distinct = new Set(results.flatMap((r) => r.tokens));
@@ -291,7 +291,7 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
 
     it('20 corps authorised through callbacks spread over 4 processes; all 4 processes ask for every corp at once: one get_corp_token per corp for the fleet', async () => {
       const { s, sim, workers } = await setUp(4);
-      await deliver(workers[0]!, 'suite_ticket');
+      await deliver(workers[0], 'suite_ticket');
       const corps = await authorise(20);
       // The permanent codes are in the application's shared store (one Redis hash), whoever handled create_auth.
       const stored = await redis.hGetAll(`test:permanent-codes:${s.suiteId}`);
@@ -301,7 +301,7 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
 
       sim.setServiceDelay(50);
       const results = await Promise.all(workers.map((worker) => worker.request<CorpTokensResult>('corpTokens', { corpIds: corps, perCorp: 5 })));
-      const perCorp = corps.map((corpId) => new Set(results.flatMap((r) => r.corps[corpId]!.tokens)));
+      const perCorp = corps.map((corpId) => new Set(results.flatMap((r) => r.corps[corpId].tokens)));
       const failures = results.flatMap((r) => Object.values(r.corps).flatMap((c) => c.errors));
       const getCorpTokenCalls = sim.calls(CORP_TOKEN_PATH);
       report(
@@ -326,20 +326,20 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
 
     it('cancel_auth delivered to one process: every process refuses that corp at once (no get_corp_token, a clear error), the others are unaffected', async () => {
       const { s, sim, workers } = await setUp(4);
-      await deliver(workers[0]!, 'suite_ticket');
+      await deliver(workers[0], 'suite_ticket');
       const corps = await authorise(5);
       const before = await Promise.all(workers.map((worker) => worker.request<CorpTokensResult>('corpTokens', { corpIds: corps, perCorp: 2 })));
       expect(before.flatMap((r) => Object.values(r.corps).flatMap((c) => c.errors))).toEqual([]);
       expect(sim.calls(CORP_TOKEN_PATH)).toBe(5);
       const [gone, ...kept] = corps as [string, ...string[]];
 
-      await deliver(workers[2]!, 'cancel_auth', { corpId: gone });
+      await deliver(workers[2], 'cancel_auth', { corpId: gone });
       expect(Number(await redis.hExists(`test:permanent-codes:${s.suiteId}`, gone))).toBe(0);
       const callsBefore = sim.calls(CORP_TOKEN_PATH);
       // Asked right after the callback was acknowledged, every process (each held that corp's token in memory).
       const after = await Promise.all(workers.map((worker) => worker.request<CorpTokensResult>('corpTokens', { corpIds: [gone], perCorp: 3 })));
-      const served = after.map((r) => r.corps[gone]!.tokens.length);
-      const reasons = after.flatMap((r) => r.corps[gone]!.errors.map((e) => e.reason));
+      const served = after.map((r) => r.corps[gone].tokens.length);
+      const reasons = after.flatMap((r) => r.corps[gone].errors.map((e) => e.reason));
       // A little later, and again: still refused (never served again).
       const later = await Promise.all(workers.map((worker) => worker.request<CorpTokensResult>('corpTokens', { corpIds: [gone], perCorp: 1 })));
       const others = await Promise.all(workers.map((worker) => worker.request<CorpTokensResult>('corpTokens', { corpIds: kept, perCorp: 2 })));
@@ -350,18 +350,18 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
       );
       expect(served).toEqual([0, 0, 0, 0]);
       for (const result of [...after, ...later]) {
-        const { errors, failed } = result.corps[gone]!;
+        const { errors, failed } = result.corps[gone];
         expect(failed).toBeGreaterThan(0);
         expect(errors[0]).toMatchObject({ name: 'WeComSuiteStateError', reason: 'cancelled' });
-        expect(errors[0]!.message).toContain(gone);
-        expect(errors[0]!.message).toContain('cancel');
+        expect(errors[0].message).toContain(gone);
+        expect(errors[0].message).toContain('cancel');
       }
       expect(sim.calls(CORP_TOKEN_PATH)).toBe(callsBefore);
       // The others: the same token as before in every process, no fetch.
       for (const corpId of kept) {
-        const was = new Set(before.flatMap((r) => r.corps[corpId]!.tokens));
-        const now = new Set(others.flatMap((r) => r.corps[corpId]!.tokens));
-        expect(others.flatMap((r) => r.corps[corpId]!.errors)).toEqual([]);
+        const was = new Set(before.flatMap((r) => r.corps[corpId].tokens));
+        const now = new Set(others.flatMap((r) => r.corps[corpId].tokens));
+        expect(others.flatMap((r) => r.corps[corpId].errors)).toEqual([]);
         expect(now).toEqual(was);
         expect(now.size).toBe(1);
       }

@@ -58,7 +58,7 @@ describeIfRedis('a corp that installs the suite again is served by the whole fle
   /** What `worker` answers for `corpId` now: the distinct tokens and the refusal reasons. */
   async function ask(worker: FleetWorker, corpId: string): Promise<{ tokens: string[]; reasons: string[] }> {
     const result = await worker.request<CorpTokensResult>('corpTokens', { corpIds: [corpId], perCorp: 2 });
-    const corp = result.corps[corpId]!;
+    const corp = result.corps[corpId];
     return { tokens: corp.tokens, reasons: corp.errors.map((e) => e.reason ?? e.name ?? '?') };
   }
 

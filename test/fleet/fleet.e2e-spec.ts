@@ -144,14 +144,14 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
     const { app, sim, workers } = await setUp('feed', 3);
     await Promise.all(workers.map((worker) => worker.request<TokensResult>('tokens', { n: 1 })));
     const [revoked] = sim.revokeTokens();
-    const first = await workers[0]!.request<CallsResult>('calls', { n: 1, ...USER_GET });
+    const first = await workers[0].request<CallsResult>('calls', { n: 1, ...USER_GET });
     expect(first.failed).toBe(0);
     const renewed = sim.currentToken();
     expect(renewed).not.toBe(revoked);
     // The others hear of it through Redis: their copies are dropped, not served until WeCom rejects them too, and
     // the holder's announcement of the new entry has them hold it before any call of theirs needs it.
     const deadline = Date.now() + 3_000;
-    let held: Array<Entry | null> = [];
+    let held: Array<Entry | null>;
     do {
       held = await Promise.all(workers.slice(1).map((worker) => worker.request<Entry | null>('peek')));
       if (held.every((entry) => entry?.token === renewed)) break;
@@ -265,9 +265,9 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
   it('background refresh: with no callers the token is renewed ahead of expiry, by one process of the fleet only', async () => {
     const { app, sim, workers } = await setUp('background', 4, { sim: { tokenLifetimeSeconds: 4, repeatedGettoken: 'new-token' }, worker: { schedule: true } });
     const warm = await Promise.all(workers.map((worker) => worker.request<TokensResult>('tokens', { n: 1 })));
-    const first = warm[0]!.tokens[0]!;
+    const first = warm[0].tokens[0];
     expect(new Set(warm.flatMap((result) => result.tokens))).toEqual(new Set([first]));
-    const firstEntry = (await workers[0]!.request<Entry>('peek'))!;
+    const firstEntry = (await workers[0].request<Entry>('peek'));
     expect(sim.gettokenCalls()).toBe(1);
 
     // No calls from here on. The refresh point is half the 4 s lifetime (less a small random lead).
@@ -290,7 +290,7 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
   it("background refresh when WeCom answers with the same token: one gettoken per refresh point for the whole fleet", async () => {
     const { app, sim, workers } = await setUp('sametoken', 4, { sim: { tokenLifetimeSeconds: 4, repeatedGettoken: 'same-token' }, worker: { schedule: true } });
     await Promise.all(workers.map((worker) => worker.request<TokensResult>('tokens', { n: 1 })));
-    const firstEntry = (await workers[0]!.request<Entry>('peek'))!;
+    const firstEntry = (await workers[0].request<Entry>('peek'));
     // The refresh at half-life returns the same token with a shorter expires_in. The instances that pick it up from
     // Redis must treat it as the fetching instance does (no second refresh before expiry), not as a fresh token.
     await sleep(Math.max(0, firstEntry.fetchedAt + 3_600 - Date.now()));
@@ -418,11 +418,11 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
       const port = await freePort();
       const lock = lockOn(`redis://:pa55-w0rd-never-logged@127.0.0.1:${port}`, 300);
       let started = Date.now();
-      const first = await lock.acquire('wecom:v1:unreachable:lock', 1_000).catch((error: Error) => error);
+      const first = await lock.acquire('wecom:v1:unreachable:lock', 1_000).catch((error: unknown) => error);
       expect(first).toBeInstanceOf(Error);
       expect(Date.now() - started).toBeLessThan(1_000);
       started = Date.now();
-      const second = await lock.compareAndDeleteToken('wecom:v1:unreachable', 'some-token-0123456789').catch((error: Error) => error);
+      const second = await lock.compareAndDeleteToken('wecom:v1:unreachable', 'some-token-0123456789').catch((error: unknown) => error);
       expect(second).toBeInstanceOf(Error);
       expect(Date.now() - started).toBeLessThan(100);
       for (const error of [first, second] as Error[]) {
@@ -466,7 +466,7 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
     });
 
     it('100 locks closed while their first connection is still being made leave no connection behind, and the process exits by itself', async () => {
-      const before = (await redis.sendCommand(['CLIENT', 'LIST']) as string).trim().split('\n').length;
+      const before = (await redis.sendCommand<string>(['CLIENT', 'LIST'])).trim().split('\n').length;
       const script = `
         const { RedisTokenLock } = require(${JSON.stringify(join(__dirname, '../../dist/index.js'))});
         (async () => {
@@ -485,7 +485,7 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
       expect(child.signal).toBeNull(); // not killed by the timeout: it exited by itself
       expect(child.status).toBe(0);
       await sleep(200);
-      const after = (await redis.sendCommand(['CLIENT', 'LIST']) as string).trim().split('\n').length;
+      const after = (await redis.sendCommand<string>(['CLIENT', 'LIST'])).trim().split('\n').length;
       expect(after).toBeLessThanOrEqual(before + 1);
     });
 

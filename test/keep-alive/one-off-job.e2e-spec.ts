@@ -67,7 +67,7 @@ describe('a one-off job whose await fails ends with a non-zero exit code and the
   });
 
   async function serve(answer: (res: import('node:http').ServerResponse, path: string) => void): Promise<TestServer> {
-    const server = await startServer((req, res) => answer(res, (req.url ?? '').split('?')[0]!));
+    const server = await startServer((req, res) => answer(res, (req.url ?? '').split('?')[0]));
     servers.push(server);
     return server;
   }

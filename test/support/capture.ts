@@ -40,7 +40,7 @@ export class CapturingLogger extends ConsoleLogger implements LoggerService {
 /** Every way an error can be printed: message, stack, util.inspect (depth unlimited), JSON. */
 export function renderError(error: unknown): string {
   const e = error as Error;
-  let json = '';
+  let json: string;
   try {
     json = JSON.stringify(error);
   } catch {

@@ -11,6 +11,7 @@ export interface Received {
 }
 
 /** A route of a test server: answer the request, or return false to fall through to a 404. */
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a route returns true when it answered, or nothing
 export type Route = (req: IncomingMessage, res: ServerResponse, received: Received) => boolean | void;
 
 /** A node:http server on 127.0.0.1, port 0, that records everything it receives. */

@@ -55,12 +55,12 @@ export function run(command: string, args: string[], options: { cwd: string; env
     let stderr = '';
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk;
-      output += chunk;
+      stdout += chunk.toString();
+      output += chunk.toString();
     });
     child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk;
-      output += chunk;
+      stderr += chunk.toString();
+      output += chunk.toString();
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('error', (error) => {
@@ -127,14 +127,14 @@ export async function packTarball(): Promise<PackedTarball> {
   const dir = mkdtempSync(join(tmpdir(), 'nestjs-wecom-token-pack-'));
   const { stdout } = await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT, 120_000);
   const [info] = JSON.parse(stdout) as Array<{ filename: string; integrity: string; files: PackedFile[] }>;
-  return { tarball: join(dir, info!.filename), integrity: info!.integrity, files: info!.files, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { tarball: join(dir, info.filename), integrity: info.integrity, files: info.files, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** `npm pack --dry-run --json` of the current tree: what would be published. */
 export async function dryRunPack(): Promise<PackedFile[]> {
   assertBuilt();
   const { stdout } = await npm(['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT, 120_000);
-  return (JSON.parse(stdout) as Array<{ files: PackedFile[] }>)[0]!.files;
+  return (JSON.parse(stdout) as Array<{ files: PackedFile[] }>)[0].files;
 }
 
 function stampOf(consumerDir: string): string {

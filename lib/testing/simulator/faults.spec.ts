@@ -136,7 +136,7 @@ describe('WeComSimulator hostile faults', () => {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('application/json; charset=UTF-8');
       expect(await response.text()).toBe(body);
-      expect(sim.requests[0]!.errcode).toBe(errcode);
+      expect(sim.requests[0].errcode).toBe(errcode);
       expect(sim.issuedTokens()).toEqual([]);
     });
 

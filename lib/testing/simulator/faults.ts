@@ -56,7 +56,7 @@ export class FaultQueue {
           : queued.target === path,
     );
     if (index < 0) return undefined;
-    const queued = this.queue[index]!;
+    const queued = this.queue[index];
     queued.remaining -= 1;
     if (queued.remaining <= 0) this.queue.splice(index, 1);
     return queued.fault;

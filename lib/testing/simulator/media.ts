@@ -64,7 +64,7 @@ export class MediaStore {
     const parts = parseMultipart(context.body, context.headers['content-type']);
     const media = parts?.find((part) => part.name === 'media');
     if (!media || media.data.length === 0) return this.replies.error(44001);
-    if (media.data.length > MEDIA_MAX_BYTES[type]!) return this.replies.error(40006);
+    if (media.data.length > MEDIA_MAX_BYTES[type]) return this.replies.error(40006);
     const mediaId = newMediaId();
     const filename = media.filename ?? 'media';
     const stored = this.store(mediaId, media.data, filename, media.contentType ?? 'application/octet-stream', type);
@@ -188,13 +188,13 @@ function headerParams(text: string): Map<string, string> {
   const params = new Map<string, string>();
   const pattern = /(?:^|;)\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/g;
   for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    const key = match[1]!.toLowerCase();
-    let value = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : match[3]!.trim();
+    const key = match[1].toLowerCase();
+    let value = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : match[3].trim();
     if (key.endsWith('*')) {
       const extended = /^([^']*)'[^']*'(.*)$/.exec(value);
       if (extended) {
         try {
-          value = decodeURIComponent(extended[2]!);
+          value = decodeURIComponent(extended[2]);
         } catch {
           continue;
         }

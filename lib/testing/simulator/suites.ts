@@ -278,7 +278,7 @@ export class SuiteRegistry {
       if (method !== 'POST') return this.replies.error(43002);
       const parsed = parseJson(raw);
       const body: Record<string, unknown> = isRecord(parsed) ? parsed : {};
-      const str = (field: string): string => (typeof body[field] === 'string' ? (body[field] as string) : '');
+      const str = (field: string): string => (typeof body[field] === 'string' ? body[field] : '');
       switch (path) {
         case SUITE_PATHS.suiteToken:
           return this.getSuiteToken(str('suite_id'), str('suite_secret'), str('suite_ticket'));

@@ -141,7 +141,7 @@ export class TicketRegistry {
     if (input.kind === 'agent' && app.agentId === undefined) {
       return fail(`app '${app.name}' has no agentId, so it has no agent ticket`);
     }
-    const url = input.url.split('#')[0]!;
+    const url = input.url.split('#')[0];
     const timestamp = String(input.timestamp);
     const signedWith = (ticket: string, signedUrl = url): boolean =>
       jsapiSignature({ ticket, nonceStr: input.nonceStr, timestamp, url: signedUrl }) === input.signature;
@@ -209,7 +209,7 @@ export class TicketRegistry {
 
   private live(kind: SimulatedTicketKind, appName: string, now: number): TicketRecord | undefined {
     const records = this.records.get(key(kind, appName)) ?? [];
-    for (let i = records.length - 1; i >= 0; i -= 1) if (isValid(records[i]!, now)) return records[i];
+    for (let i = records.length - 1; i >= 0; i -= 1) if (isValid(records[i], now)) return records[i];
     return undefined;
   }
 

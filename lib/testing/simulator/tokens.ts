@@ -151,7 +151,7 @@ export class TokenRegistry {
   private live(appName: string, now: number): TokenRecord | undefined {
     const records = this.byApp.get(appName) ?? [];
     for (let i = records.length - 1; i >= 0; i -= 1) {
-      const record = records[i]!;
+      const record = records[i];
       if (!record.revoked && now < record.expiresAt) return record;
     }
     return undefined;
