@@ -30,7 +30,48 @@ export function backoffMs(attempt: number, baseDelayMs: number, maxDelayMs: numb
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-/** A pause that does not keep the process alive on its own. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
+/**
+ * A pause that does not keep the process alive on its own (a caller awaiting it holds the process, see
+ * ProcessHold); with `signal`, it ends early, rejecting with the signal's reason.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!signal) return new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    timer.unref?.();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Settles as `promise` does, or rejects with `signal`'s reason as soon as it aborts: a call that ignores its
+ * signal (an application's store, a fetch of a spec) cannot keep a caller waiting past shutdown or a deadline.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

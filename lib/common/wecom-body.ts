@@ -3,6 +3,9 @@
  * fetcher and the client, so neither has to import the other.
  */
 import { WeComApiError } from './errors/wecom-api.error.js';
+import { WeComConfigError } from './errors/wecom-config.error.js';
+import { WeComCooldownError } from './errors/wecom-cooldown.error.js';
+import { WeComShutdownError } from './errors/wecom-shutdown.error.js';
 import { WeComTransportError } from './errors/wecom-transport.error.js';
 import { AppRef } from './wecom-token.messages.js';
 
@@ -152,6 +155,9 @@ const NETWORK_PROBLEMS: Readonly<Record<string, string>> = {
  */
 export function toTransportError(ref: AppRef, method: string, path: string, error: unknown, timeoutMs: number): Error {
   if (error instanceof WeComApiError || error instanceof WeComTransportError) return error;
+  // The credential could not be had (cool-down, shutdown, configuration): no request was sent, so it is no network
+  // failure either; the caller needs that error's own words (what to do, when to retry).
+  if (error instanceof WeComCooldownError || error instanceof WeComShutdownError || error instanceof WeComConfigError) return error;
   const e = (error ?? {}) as { code?: unknown; response?: ResponseLike; message?: unknown };
   // A 2xx whose body then failed (cut off, too large) is a transport failure, not a body to decode.
   if (e.response && typeof e.response.status === 'number' && (e.response.status < 200 || e.response.status >= 300)) {

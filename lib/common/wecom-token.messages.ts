@@ -98,6 +98,14 @@ export function cooldownMessage(ref: AppRef, kind: string, retryAfterMs: number)
   return `no ${kind} request sent for ${subject(ref)}: the fetch budget (10 requests in 60 s per process) is spent; next request allowed in ${Math.ceil(retryAfterMs / 1000)} s. Something keeps asking for a new ${kind} (a loop of refresh()/invalidate(), or answers WeCom keeps rejecting)`;
 }
 
+/**
+ * The fetch budget is spent because WeCom rejected new values at once (40014, 40082 … on the first call that used
+ * them): a failure of its own, not a rejection wave, so each refetch counted against the budget.
+ */
+export function freshRejectionsMessage(ref: AppRef, kind: string, rejected: number, retryAfterMs: number): string {
+  return `no ${kind} request sent for ${subject(ref)}: WeCom rejected ${rejected} freshly fetched ${kind} value(s) at once within 60 s, so every refetch counted against the fetch budget (10 requests in 60 s per process), which is spent; next request allowed in ${Math.ceil(retryAfterMs / 1000)} s. A new ${kind} that is refused on first use is not fixed by fetching another: check that baseUrl points to WeCom (not a gateway that rewrites or drops the token), that calls go to the corp the token is for, and that nothing replaces the token on the way`;
+}
+
 /** The application is shutting down: a fetch was aborted or refused. */
 export function shutDownMessage(ref: AppRef, kind: string): string {
   return `${kind} of ${subject(ref)} is not available: the application is shutting down`;

@@ -6,12 +6,14 @@
  */
 import { Logger } from '@nestjs/common';
 import { inspect } from 'node:util';
-import { backoffMs, describeError, sleep } from '../common/bounded.js';
+import { backoffMs, describeError, sleep, untilAborted } from '../common/bounded.js';
+import { ProcessHold } from '../common/process-hold.js';
+import { WeComCooldownError } from '../common/errors/wecom-cooldown.error.js';
 import { WeComShutdownError } from '../common/errors/wecom-shutdown.error.js';
 import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import { publishFetch, publishRefreshFailed } from '../observability/diagnostics.js';
 import { fingerprint, maskToken } from '../common/redaction.js';
-import { REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
+import { FETCH_BUDGET_WINDOW_MS, REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
 import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage } from '../common/wecom-token.messages.js';
 import type { CredentialSpec, FailureClass } from './credential-spec.js';
 import { FetchCoordinator } from './fetch-coordinator.js';
@@ -61,6 +63,8 @@ export class Credential {
   /** Aborted on shutdown: every request to WeCom in flight ends, and nothing is written afterwards. */
   private readonly closing = new AbortController();
   private readonly stopFeed?: () => void;
+  /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
+  private readonly hold = new ProcessHold();
 
   constructor(private readonly spec: CredentialSpec, loggerContext = 'WeComCredential') {
     this.logger = new Logger(loggerContext);
@@ -99,7 +103,7 @@ export class Credential {
   get(): Promise<string> {
     const held = this.held;
     if (held !== undefined && Date.now() < held.refreshAt) return Promise.resolve(held.token);
-    return this.getSlow();
+    return this.hold.around(this.getSlow());
   }
 
   /** The held entry, without I/O; undefined when none is held. */
@@ -115,7 +119,7 @@ export class Credential {
 
   /** Fetch a new value now. Concurrent callers (and a refresh already under way) share one fetch. */
   async refresh(): Promise<string> {
-    return (await this.load(true)).token;
+    return (await this.hold.around(this.load(true))).token;
   }
 
   /**
@@ -123,7 +127,16 @@ export class Credential {
    * newer value, fetched by another caller or instance after the rejection, stays. A rejection wave grants one
    * fetch outside the budget (unless `grant` is false); a loop of rejections does not get more.
    */
-  async invalidate(rejected?: string, options: { grant?: boolean } = {}): Promise<void> {
+  invalidate(rejected?: string, options: { grant?: boolean } = {}): Promise<void> {
+    return this.hold.around(this.forget(rejected, options));
+  }
+
+  /** Whether a load or an adoption is under way (a tenant map must not close such a credential to free memory). */
+  get busy(): boolean {
+    return this.inflight !== undefined || this.adopting !== undefined || this.hold.holding > 0;
+  }
+
+  private async forget(rejected: string | undefined, options: { grant?: boolean }): Promise<void> {
     if (rejected === undefined) {
       this.dropHeld();
       await this.store.delete();
@@ -132,11 +145,17 @@ export class Credential {
     // A wave of rejections of one value costs one compare-and-delete in the shared store, not one per call.
     const pending = this.rejected.get(rejected);
     if (pending) return pending;
-    if (this.held?.token === rejected) {
+    const held = this.held;
+    if (held?.token === rejected) {
       this.dropHeld();
-      // WeCom said so (40014 …): one fetch outside the budget. A caller's report (a page's "invalid signature")
-      // passes grant: false, so a reporting loop spends the budget instead.
-      if (options.grant !== false) this.gate.grantWave();
+      // WeCom said so (40014 …): one fetch outside the budget, for a value that lived. A value rejected at once
+      // after its fetch is a failure of its own (a gateway that mangles tokens, WeCom refusing every new one): its
+      // refetch spends the budget, so "fetch, rejected, fetch" ends there. A caller's report (a page's "invalid
+      // signature") passes grant: false, so a reporting loop spends the budget too.
+      if (options.grant !== false) {
+        if (isFresh(held)) this.gate.rejectedFresh();
+        else this.gate.grantWave();
+      }
     }
     const deletion = this.store.deleteIf(rejected);
     this.rejected.set(rejected, deletion);
@@ -265,7 +284,7 @@ export class Credential {
       try {
         this.gate.admit(attempt > 0);
       } catch (error) {
-        if (this.gate.tripped) this.logger.error(cooldownMessage(this.spec.ref, this.spec.kind, this.gate.cooldownRemainingMs()));
+        if (this.gate.tripped) this.logger.error(error instanceof WeComCooldownError ? error.message : cooldownMessage(this.spec.ref, this.spec.kind, this.gate.cooldownRemainingMs()));
         throw error;
       }
       let failure: FailureClass;
@@ -281,8 +300,8 @@ export class Credential {
           throw error;
         }
         if (failure === 'transient' && attempt + 1 < attempts) {
-          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs));
-          if (this.closed) throw this.closing.signal.reason as Error;
+          // Ends at once on shutdown, so that a caller awaiting this fetch settles with close().
+          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs), this.closing.signal);
           continue;
         }
         const pause = this.gate.failed(error as Error, failure);
@@ -308,7 +327,8 @@ export class Credential {
     const signal = deadline.signal;
     const { kind, ref } = this.spec;
     try {
-      const entry = await this.spec.fetchOnce(signal);
+      // A fetch that ignores its signal still lets its callers go at shutdown.
+      const entry = await untilAborted(this.spec.fetchOnce(signal), this.closing.signal);
       publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'ok', durationMs: performance.now() - started, expiresAt: entry.expiresAt });
       return entry;
     } catch (error) {
@@ -338,6 +358,15 @@ export class Credential {
     if (!this.closed) this.schedule.schedule(held.refreshAt, () => this.refreshInBackground());
     return held;
   }
+}
+
+/**
+ * Whether a rejected value was fetched only just now: inside the budget's window and the first half of its lifetime.
+ * Its rejection gets no allowance, so that allowances for rejection waves come at most once per window.
+ */
+function isFresh(entry: TokenEntry, now = Date.now()): boolean {
+  const age = now - entry.fetchedAt;
+  return age < Math.min(FETCH_BUDGET_WINDOW_MS, (entry.expiresAt - entry.fetchedAt) / 2);
 }
 
 function isNewer(found: TokenEntry, previous: TokenEntry | undefined): boolean {

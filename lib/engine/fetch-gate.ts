@@ -19,6 +19,8 @@ export class FetchGate {
   private lifetimeFrom?: number;
   /** Fetches granted by rejection waves. */
   private waves = 0;
+  /** When WeCom rejected a freshly fetched value at once, inside the window (at most FETCH_BUDGET kept). */
+  private readonly freshRejections: number[] = [];
   private cooldown?: { error: Error; until: number };
   private otherStreak = 0;
   /** Where the last admitted request was counted, so that one never sent can be given back. */
@@ -46,6 +48,15 @@ export class FetchGate {
   /** WeCom rejected the held value: one fetch, now, does not count. */
   grantWave(): void {
     this.waves = Math.min(MAX_ALLOWANCES, this.waves + 1);
+  }
+
+  /**
+   * WeCom rejected a value it had just handed out: no allowance (the refetch counts against the budget, so a
+   * loop of "fetch, rejected at once" ends at the budget), and the cool-down's error names this cause.
+   */
+  rejectedFresh(now = Date.now()): void {
+    this.freshRejections.push(now);
+    if (this.freshRejections.length > FETCH_BUDGET) this.freshRejections.shift();
   }
 
   /** The cause callers get at once while a cool-down lasts, if one does. */
@@ -81,7 +92,8 @@ export class FetchGate {
     while (this.window.length > 0 && this.window[0] <= now - FETCH_BUDGET_WINDOW_MS) this.window.shift();
     if (this.window.length >= FETCH_BUDGET) {
       const until = this.window[0] + FETCH_BUDGET_WINDOW_MS;
-      const error = this.cooldown?.error ?? new WeComCooldownError(this.ref, this.kind, until - now);
+      while (this.freshRejections.length > 0 && this.freshRejections[0] <= now - FETCH_BUDGET_WINDOW_MS) this.freshRejections.shift();
+      const error = this.cooldown?.error ?? new WeComCooldownError(this.ref, this.kind, until - now, this.freshRejections.length);
       this.tripped = !this.cooldown || this.cooldown.until < until;
       this.cooldown = { error, until };
       throw error;

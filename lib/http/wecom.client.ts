@@ -9,6 +9,7 @@ import { filenameOf } from './content-disposition.js';
 import { bindingOf, CredentialBinding, CredentialSource } from './credential-binding.js';
 import { Deadline, DEADLINE, transportErrorOf } from './deadline.js';
 import { backoffMs, sleep } from '../common/bounded.js';
+import { ProcessHold } from '../common/process-hold.js';
 import { WeComApiError } from '../common/errors/wecom-api.error.js';
 import { TRANSIENT_ERRCODES } from '../common/wecom-token.constants.js';
 import { pathOf } from '../common/redaction.js';
@@ -50,6 +51,8 @@ export type WeComParams = Record<string, unknown>;
 /** The typed client of one app. Injected as `WeComClient` for the default app, `@InjectWeComClient(name)` otherwise. */
 export class WeComClient {
   private readonly tokens: CredentialBinding;
+  /** Keeps the process alive while a call is awaited (the backoff between retries is an unref'd timer). */
+  private readonly hold = new ProcessHold();
 
   /** @internal Built by `WeComTokenModule` (and `WeComSuiteModule`). */
   constructor(
@@ -114,7 +117,11 @@ export class WeComClient {
    * One call. A GET answered with -1 (busy) or 45033 (concurrency limit) is retried with jittered backoff, bounded
    * by the app's `retry` option; a POST is not, since `message/send` and the like would then happen twice.
    */
-  private async call<T>(config: AxiosRequestConfig): Promise<T> {
+  private call<T>(config: AxiosRequestConfig): Promise<T> {
+    return this.hold.around(this.attempt<T>(config));
+  }
+
+  private async attempt<T>(config: AxiosRequestConfig): Promise<T> {
     const { attempts, baseDelayMs, maxDelayMs } = this.tokens.retry;
     const method = (config.method ?? 'GET').toUpperCase();
     const path = pathOf(config.url);

@@ -18,7 +18,9 @@ import { WeComSuiteStateError } from '../common/errors/wecom-suite-state.error.j
 import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import type { AppRef } from '../common/wecom-token.messages.js';
+import { CancelledCorps } from './cancelled-corps.js';
 import { FetchLimit } from './fetch-limit.js';
+import { BoundedPermanentCodes } from './permanent-codes.js';
 import type { SuiteConfig } from './suite.config.js';
 import { cancelledCorpMessage, noPermanentCodeMessage, noSuiteTicketMessage } from './suite.messages.js';
 
@@ -34,8 +36,11 @@ export const SUITE_TOKEN_REJECTED_ERRCODES: ReadonlySet<number> = new Set([40082
 /** Credential requests of one suite in flight at once, across all its corps. */
 export const CORP_FETCH_CONCURRENCY = 16;
 
-/** How long a cancellation is remembered in the shared cache (a corp that authorises again clears it). */
-const CANCELLED_TTL_MS = 30 * 24 * 3600 * 1000;
+/**
+ * Corp credentials one process keeps at most: beyond it the least recently used idle one is closed (it is rebuilt on
+ * its next use, from the shared cache), so memory is bounded whatever ids callers ask for.
+ */
+export const CORP_CREDENTIALS_KEPT = 10_000;
 
 /** A suite_ticket as kept in the shared cache. */
 export interface StoredSuiteTicket {
@@ -51,8 +56,11 @@ export class SuiteCredentials {
   readonly limit = new FetchLimit(CORP_FETCH_CONCURRENCY);
   readonly lock: TokenLock;
   readonly suiteRef: AppRef;
+  /** The application's permanent codes, every call bounded by timeoutMs. */
+  readonly codes: BoundedPermanentCodes;
+  /** Least recently used first. */
   private readonly corps = new Map<string, Credential>();
-  private readonly cancelled = new Set<string>();
+  private readonly cancelled: CancelledCorps;
   private readonly http;
 
   constructor(
@@ -62,6 +70,8 @@ export class SuiteCredentials {
     this.http = credentialHttp(config.engine.baseUrl);
     this.lock = config.engine.lock ?? new InProcessTokenLock();
     this.suiteRef = { corpId: config.suiteId, app: config.name };
+    this.codes = new BoundedPermanentCodes(config.permanentCodes, config.suiteId, config.engine.timeoutMs);
+    this.cancelled = new CancelledCorps(cache, (authCorpId) => config.keys.corpCancelled(authCorpId), this.lock, config.engine.cacheTimeoutMs);
     this.suite = this.credential(this.suiteRef, 'suite_access_token', config.keys.suiteToken, async (signal) => {
       const stored = await this.readTicket();
       if (!stored) throw new WeComSuiteStateError(this.suiteRef, SUITE_TOKEN_PATH, 'no-suite-ticket', noSuiteTicketMessage(config.suiteId));
@@ -83,6 +93,11 @@ export class SuiteCredentials {
     return this.corps.size;
   }
 
+  /** Whether this process holds a token of `authCorpId` (an authorised corp it serves). */
+  serves(authCorpId: string): boolean {
+    return this.corps.get(authCorpId)?.peek() !== undefined;
+  }
+
   /** Whether this process knows that `authCorpId` cancelled its authorisation. */
   isCancelledLocally(authCorpId: string): boolean {
     return this.cancelled.has(authCorpId);
@@ -90,13 +105,43 @@ export class SuiteCredentials {
 
   /** The credential of an authorised corp, built on first use. */
   corp(authCorpId: string): Credential {
-    if (this.cancelled.has(authCorpId)) throw this.cancelledError(authCorpId);
+    if (this.cancelled.fresh(authCorpId)) throw this.cancelledError(authCorpId);
     let credential = this.corps.get(authCorpId);
-    if (!credential) {
+    if (credential) {
+      // Most recently used last, so that the bound closes the idle ones first.
+      this.corps.delete(authCorpId);
+    } else {
       credential = this.buildCorp(authCorpId);
-      this.corps.set(authCorpId, credential);
+      this.evictIdle();
     }
+    this.corps.set(authCorpId, credential);
     return credential;
+  }
+
+  /**
+   * A valid access_token of an authorised corp. An id that turns out unknown (no permanent code) or cancelled
+   * leaves nothing behind: its credential is closed and dropped once its callers have their answer.
+   */
+  corpToken(authCorpId: string): Promise<string> {
+    if (this.cancelled.has(authCorpId) && !this.cancelled.fresh(authCorpId)) {
+      // Remembered as cancelled a while ago: ask the fleet's mark whether that still holds (the corp may be back).
+      return this.cancelled.confirm(authCorpId).then((still) => (still ? Promise.reject(this.cancelledError(authCorpId)) : this.corpToken(authCorpId)));
+    }
+    let credential: Credential;
+    try {
+      credential = this.corp(authCorpId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const token = credential.get();
+    if (credential.peek()) return token;
+    return token.catch((error: unknown) => {
+      if (error instanceof WeComSuiteStateError && (error.reason === 'no-permanent-code' || error.reason === 'cancelled')) {
+        // After every caller of this load has had its answer (their holds and handlers run first).
+        setImmediate(() => this.dropIfIdle(authCorpId, credential));
+      }
+      throw error;
+    });
   }
 
   /** The latest suite_ticket in the shared cache, if any. */
@@ -130,8 +175,7 @@ export class SuiteCredentials {
 
   /** A corp authorised (again): forget an earlier cancellation here and in the fleet; drop a stale credential. */
   async authorised(authCorpId: string): Promise<void> {
-    this.cancelled.delete(authCorpId);
-    await bounded(this.cache.del(this.config.keys.corpCancelled(authCorpId)), this.config.engine.cacheTimeoutMs, 'cache del').catch(() => undefined);
+    await this.cancelled.authorised(authCorpId);
     const old = this.corps.get(authCorpId);
     if (old) {
       this.corps.delete(authCorpId);
@@ -145,9 +189,8 @@ export class SuiteCredentials {
    * entry, announcing the deleted token to the fleet (where the lock has a feed) so no instance keeps serving it.
    */
   async cancel(authCorpId: string): Promise<void> {
-    this.cancelled.add(authCorpId);
+    await this.cancelled.cancelled(authCorpId);
     const timeout = this.config.engine.cacheTimeoutMs;
-    await bounded(this.cache.set(this.config.keys.corpCancelled(authCorpId), 1, CANCELLED_TTL_MS), timeout, 'cache set').catch(() => undefined);
     const credential = this.corps.get(authCorpId) ?? this.buildCorp(authCorpId);
     this.corps.delete(authCorpId);
     try {
@@ -166,6 +209,7 @@ export class SuiteCredentials {
     this.provider?.close();
     for (const credential of this.corps.values()) credential.close();
     this.corps.clear();
+    this.cancelled.close();
   }
 
   /** @internal */
@@ -176,8 +220,8 @@ export class SuiteCredentials {
   private buildCorp(authCorpId: string): Credential {
     const ref = { corpId: authCorpId, app: this.config.name };
     return this.credential(ref, 'corp_access_token', this.config.keys.corpToken(authCorpId), async (signal) => {
-      if (await this.cancelledInFleet(authCorpId)) throw this.cancelledError(authCorpId);
-      const permanentCode = await this.config.permanentCodes.get(authCorpId);
+      if (await this.cancelled.inFleet(authCorpId)) throw this.cancelledError(authCorpId);
+      const permanentCode = await this.codes.get(authCorpId, signal);
       if (typeof permanentCode !== 'string' || permanentCode === '') {
         throw new WeComSuiteStateError(ref, CORP_TOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
       }
@@ -187,12 +231,22 @@ export class SuiteCredentials {
     }, this.limit);
   }
 
-  private async cancelledInFleet(authCorpId: string): Promise<boolean> {
-    if (this.cancelled.has(authCorpId)) return true;
-    const mark = await bounded(this.cache.get(this.config.keys.corpCancelled(authCorpId)), this.config.engine.cacheTimeoutMs, 'cache get').catch(() => undefined);
-    if (mark === undefined || mark === null) return false;
-    this.cancelled.add(authCorpId);
-    return true;
+  /** Close and forget a corp's credential that holds nothing and serves no one (an unknown or cancelled id). */
+  private dropIfIdle(authCorpId: string, credential: Credential): void {
+    if (this.corps.get(authCorpId) !== credential || credential.busy || credential.peek()) return;
+    this.corps.delete(authCorpId);
+    credential.close();
+  }
+
+  /** Over the bound: close the least recently used idle credentials (a busy one stays until it is idle). */
+  private evictIdle(): void {
+    if (this.corps.size < CORP_CREDENTIALS_KEPT) return;
+    for (const [authCorpId, credential] of this.corps) {
+      if (this.corps.size < CORP_CREDENTIALS_KEPT) return;
+      if (credential.busy) continue;
+      this.corps.delete(authCorpId);
+      credential.close();
+    }
   }
 
   private cancelledError(authCorpId: string): WeComSuiteStateError {

@@ -21,3 +21,19 @@ export function cancelledCorpMessage(authCorpId: string): string {
 export function otherSuiteMessage(expected: string, got: string): string {
   return `the callback names suite ${got}, not ${expected}`;
 }
+
+/** An id as it appears in a message: quoted (newlines and quotes escaped) and cut at 64 characters. */
+export function quotedId(id: string): string {
+  const text = typeof id === 'string' ? id : String(id);
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
+/** A call of the application's PermanentCodeStore did not settle within the suite's timeoutMs. */
+export function permanentCodeStoreTimeoutMessage(suiteId: string, call: 'get' | 'set' | 'delete', authCorpId: string, timeoutMs: number): string {
+  return `PermanentCodeStore.${call}(${quotedId(authCorpId)}) of suite ${suiteId} did not answer within ${timeoutMs} ms (timeoutMs): that corp is not served until the store answers; check the store (database, secret store) behind permanentCodes`;
+}
+
+/** The previous PermanentCodeStore.get of a corp never settled: no second call is stacked on it. */
+export function permanentCodeStorePendingMessage(suiteId: string, authCorpId: string): string {
+  return `PermanentCodeStore.get(${quotedId(authCorpId)}) of suite ${suiteId} has still not answered an earlier call (it took longer than timeoutMs): that corp is not served until the store answers; check the store behind permanentCodes`;
+}

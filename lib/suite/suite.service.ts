@@ -24,6 +24,9 @@ import type { SuiteConfig } from './suite.config.js';
 import { otherSuiteMessage } from './suite.messages.js';
 import { PERMANENT_CODE_PATH, SUITE_TOKEN_REJECTED_ERRCODES, SuiteCredentials } from './suite-credentials.js';
 
+/** Clients of authorised corps one suite keeps at most (the oldest is dropped first; it is rebuilt on use). */
+const CORP_CLIENTS_KEPT = 1_000;
+
 /**
  * One suite (third-party app): `handleCallback` for its 指令回调 URL, `getSuiteToken` / `getProviderToken` /
  * `getCorpToken`, and clients with the right credential attached. Injected as `SuiteService` for the default
@@ -114,7 +117,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
         await this.exchangeAuthCode(event.authCode, event.infoType);
         break;
       case 'cancel_auth':
-        await this.config.permanentCodes.delete(event.authCorpId);
+        await this.credentials.codes.delete(event.authCorpId);
         await this.credentials.cancel(event.authCorpId);
         this.clients.delete(event.authCorpId);
         this.logger.log(`suite ${this.config.suiteId}: corp ${event.authCorpId} cancelled its authorisation; its token is dropped`);
@@ -147,17 +150,17 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
    * own single flight; requests of all corps are bounded together. A cancelled corp → WeComSuiteStateError.
    */
   getCorpToken(authCorpId: string): Promise<string> {
-    try {
-      return this.credentials.corp(authCorpId).get();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.credentials.corpToken(authCorpId);
   }
 
   /** A client of an authorised corp: its access_token attached, replaced once on 40014/42001. */
   clientFor(authCorpId: string): WeComClient {
     let client = this.clients.get(authCorpId);
     if (client) return client;
+    // Kept for corps this process serves, up to a bound; a client of any other id is built for its caller only, so
+    // ids that never authorised leave nothing behind.
+    const keep = this.credentials.serves(authCorpId);
+    if (keep && this.clients.size >= CORP_CLIENTS_KEPT) this.clients.delete(this.clients.keys().next().value as string);
     client = this.client({
       kind: 'corp_access_token',
       ref: { corpId: authCorpId, app: this.config.name },
@@ -171,7 +174,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
         if (!this.credentials.isCancelledLocally(authCorpId)) await this.credentials.corp(authCorpId).invalidate(rejected);
       },
     });
-    this.clients.set(authCorpId, client);
+    if (keep) this.clients.set(authCorpId, client);
     return client;
   }
 
@@ -204,6 +207,11 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
     return this.onModuleDestroy();
   }
 
+  /** @internal How many corp clients are kept (for tests of bounded memory). */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
   /** @internal Shows the suite, never a secret, a code or a whole token. */
   [inspect.custom](): string {
     return `SuiteService { name: '${this.config.name}', suiteId: '${this.config.suiteId}', corps: ${this.credentials.corpCount}, suiteToken: ${maskToken(this.credentials.suite.peek()?.token)} }`;
@@ -222,7 +230,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
     if (typeof answer.permanent_code !== 'string' || typeof corpId !== 'string' || corpId === '') {
       throw new WeComCallbackError('format', `${PERMANENT_CODE_PATH} answered without permanent_code or auth_corp_info.corpid`);
     }
-    await this.config.permanentCodes.set(corpId, answer.permanent_code);
+    await this.credentials.codes.set(corpId, answer.permanent_code);
     await this.credentials.authorised(corpId);
     this.clients.delete(corpId);
     this.logger.log(`suite ${this.config.suiteId}: corp ${corpId} ${infoType === 'create_auth' ? 'authorised the suite' : 'has a new permanent code'}`);

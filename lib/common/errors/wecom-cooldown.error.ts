@@ -1,8 +1,9 @@
-import { AppRef, cooldownMessage } from '../wecom-token.messages.js';
+import { AppRef, cooldownMessage, freshRejectionsMessage } from '../wecom-token.messages.js';
 
 /**
  * No request was sent: the credential's fetch budget (10 requests to its endpoint in any 60 s per process) is
- * spent, and no earlier failure explains why. Retry after `retryAfterMs`.
+ * spent, and no earlier failure explains why (or WeCom rejected freshly fetched values at once: `freshRejections`).
+ * Retry after `retryAfterMs`.
  */
 export class WeComCooldownError extends Error {
   /** The corp. */
@@ -13,13 +14,17 @@ export class WeComCooldownError extends Error {
   readonly kind: string;
   /** When a request may be sent again. */
   readonly retryAfterMs: number;
+  /** How many freshly fetched values WeCom rejected at once inside the window (0: the budget was spent otherwise). */
+  readonly freshRejections: number;
 
-  constructor(ref: AppRef, kind: string, retryAfterMs: number) {
-    super(cooldownMessage(ref, kind, retryAfterMs));
+  /** @param freshRejections values rejected at once after their fetch, inside the budget's window (they spent it). */
+  constructor(ref: AppRef, kind: string, retryAfterMs: number, freshRejections = 0) {
+    super(freshRejections > 0 ? freshRejectionsMessage(ref, kind, freshRejections, retryAfterMs) : cooldownMessage(ref, kind, retryAfterMs));
     this.name = 'WeComCooldownError';
     this.corpId = ref.corpId;
     this.app = ref.app;
     this.kind = kind;
     this.retryAfterMs = retryAfterMs;
+    this.freshRejections = freshRejections;
   }
 }
