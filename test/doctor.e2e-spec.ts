@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { WeComSimulator } from '../lib/testing';
 import { OwnRedis, redisServerUnavailableReason } from './fleet/fleet-harness';
 import { expectNoneOf } from './support/capture';
+import { ForwardProxy } from './support/forward-proxy';
 import { childEnv, ROOT, run, RunResult } from './support/npm-package';
 
 const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
@@ -20,6 +21,8 @@ const CONTACTS_SECRET = 'doctor-contacts-secret-9876543210';
 const AGENT_ID = 1000002;
 const SEEN_IP = '203.0.113.7';
 const REDIS_PASSWORD = 'doctor-redis-password-42';
+const PROXY_PASSWORD = 'doctor-proxy-Pa55word-7';
+const PROXY_BASIC = Buffer.from(`doctor:${PROXY_PASSWORD}`).toString('base64');
 const noRedisServer = redisServerUnavailableReason();
 
 interface Check {
@@ -39,9 +42,10 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     if (!existsSync(MAIN)) throw new Error('dist/ is not built: run `npm run build` (npm test does) first');
   });
 
-  beforeEach(async () => {
-    sim = await WeComSimulator.start({
-      clientIp: SEEN_IP,
+  /** A simulator with the endpoints the doctor calls; `clientIp` as if behind a NAT (omitted: the peer's address). */
+  async function startSimulator(clientIp: string | undefined): Promise<WeComSimulator> {
+    const started = await WeComSimulator.start({
+      ...(clientIp ? { clientIp } : {}),
       apps: [
         { name: 'default', secret: SECRET, agentId: AGENT_ID },
         { name: 'contacts', secret: CONTACTS_SECRET, kind: 'contacts' },
@@ -53,6 +57,7 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
       tickets.push(value);
       return { errcode: 0, errmsg: 'ok', ticket: value, expires_in: 7200 };
     };
+    const sim = started;
     sim.addApi(
       '/cgi-bin/agent/get',
       ({ query, app }) => (Number(query.agentid) === app.agentId ? { errcode: 0, errmsg: 'ok', agentid: app.agentId, name: 'Doctor Demo', close: 0 } : { errcode: 40056 }),
@@ -60,6 +65,11 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     );
     sim.addApi('/cgi-bin/get_jsapi_ticket', ticket, { method: 'GET', kinds: ['app'] });
     sim.addApi('/cgi-bin/ticket/get', ({ query }) => (query.type === 'agent_config' ? ticket() : { errcode: 40097 }), { method: 'GET', kinds: ['app'] });
+    return started;
+  }
+
+  beforeEach(async () => {
+    sim = await startSimulator(SEEN_IP);
   });
 
   afterEach(async () => {
@@ -68,16 +78,16 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
 
   afterAll(() => {
     // Every run's output, scanned once more against every token and ticket issued in this file.
-    expectNoneOf(outputs.join('\n'), [SECRET, CONTACTS_SECRET, REDIS_PASSWORD, ...tickets]);
+    expectNoneOf(outputs.join('\n'), [SECRET, CONTACTS_SECRET, REDIS_PASSWORD, PROXY_PASSWORD, PROXY_BASIC, ...tickets]);
   });
 
   /** Run the bin with only the given variables of ours set (the outer environment's WECOM_* and REDIS_URL removed). */
   async function doctor(vars: Record<string, string>, args: string[] = ['doctor', '--json']): Promise<RunResult> {
     const env = childEnv();
-    for (const key of ['WECOM_CORP_ID', 'WECOM_SECRET', 'WECOM_AGENT_ID', 'WECOM_BASE_URL', 'REDIS_URL']) delete env[key];
+    for (const key of ['WECOM_CORP_ID', 'WECOM_SECRET', 'WECOM_AGENT_ID', 'WECOM_BASE_URL', 'WECOM_PROXY', 'REDIS_URL', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']) delete env[key];
     const result = await run(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...env, WECOM_DOCTOR_TIMEOUT_MS: '3000', ...vars }, timeoutMs: 30_000 });
     outputs.push(result.output);
-    expectNoneOf(result.output, [SECRET, CONTACTS_SECRET, REDIS_PASSWORD, ...sim.issuedTokens(), ...tickets]);
+    expectNoneOf(result.output, [SECRET, CONTACTS_SECRET, REDIS_PASSWORD, PROXY_PASSWORD, PROXY_BASIC, ...sim.issuedTokens(), ...tickets]);
     return result;
   }
 
@@ -92,6 +102,7 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
       const checks = JSON.parse(result.stdout) as Check[];
       expect(checks.map((c) => [c.check, c.status])).toEqual([
         ['config', 'pass'],
+        ['egress', 'pass'],
         ['gettoken', 'pass'],
         ['trusted-ip', 'pass'],
         ['agent', 'pass'],
@@ -112,8 +123,9 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     const result = await doctor(vars, ['doctor']);
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines.slice(0, 8).map((l) => l.split(/\s+/, 2).join(' '))).toEqual([
+    expect(lines.slice(0, 9).map((l) => l.split(/\s+/, 2).join(' '))).toEqual([
       'PASS config',
+      'PASS egress',
       'PASS gettoken',
       'PASS trusted-ip',
       'SKIP agent',
@@ -122,8 +134,9 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
       'SKIP redis',
       'SKIP lock',
     ]);
-    expect(lines.at(-1)).toBe('All 4 checks passed (4 skipped).');
+    expect(lines.at(-1)).toBe('All 5 checks passed (4 skipped).');
     expect(result.stdout).toMatch(/SKIP {2}agent {9}WECOM_AGENT_ID is not set/);
+    expect(result.stdout).toContain(`PASS  egress        WeCom sees this machine as ${SEEN_IP} (going out directly); the trusted-IP rule passes`);
   });
 
   it.each([
@@ -138,6 +151,7 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     expect(checks.gettoken).toEqual({ check: 'gettoken', status: 'fail', errcode, message: expect.stringMatching(explained) });
     for (const check of ['trusted-ip', 'agent', 'jsapi-ticket', 'agent-ticket']) expect(checks[check].status).toBe('skip');
     expect(sim.gettokenCalls()).toBe(1);
+    expect(checks.egress).toMatchObject({ status: 'pass', ip: SEEN_IP, message: expect.stringContaining('needs an access_token (see gettoken)') });
   });
 
   it('names the IP WeCom saw when the trusted-IP rule refuses the calls (60020), and where to add it', async () => {
@@ -155,7 +169,8 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     expect(checks.agent).toMatchObject({ status: 'fail', errcode: 60020, message: 'blocked by the trusted-IP rule (60020): see trusted-ip' });
     expect(checks.gettoken.status).toBe('pass');
     // Reported right after gettoken.
-    expect((JSON.parse(result.stdout) as Check[]).map((c) => c.check).slice(0, 3)).toEqual(['config', 'gettoken', 'trusted-ip']);
+    expect((JSON.parse(result.stdout) as Check[]).map((c) => c.check).slice(0, 4)).toEqual(['config', 'egress', 'gettoken', 'trusted-ip']);
+    expect(checks.egress).toMatchObject({ status: 'pass', ip: SEEN_IP, message: expect.stringContaining(`the trusted-IP rule refuses it (60020): add ${SEEN_IP} in 应用管理 → the app → 企业可信IP`) });
   });
 
   it('explains a secret that is not an app secret (48002 on agent/get, contacts-sync secret)', async () => {
@@ -247,6 +262,56 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     const help = await doctor({}, ['doctor', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: nestjs-wecom-token doctor');
+  });
+
+  it('egress: the IP WeCom sees through WECOM_PROXY (Basic auth), for one request without any credential; every check goes through the proxy', async () => {
+    await sim.close();
+    sim = await startSimulator(undefined);
+    const proxy = await ForwardProxy.start({ auth: { user: 'doctor', password: PROXY_PASSWORD } });
+    try {
+      sim.setTrustedIps({ app: 'default' }, ['127.0.0.2']);
+      const result = await doctor({ ...base(), WECOM_PROXY: proxy.url({ user: 'doctor', password: PROXY_PASSWORD }) });
+      expect(result.code).toBe(0);
+      const checks = parse(result);
+      expect(checks.egress).toMatchObject({ status: 'pass', ip: '127.0.0.2', message: expect.stringContaining(`(going out through the proxy http://${proxy.label} (WECOM_PROXY)); the trusted-IP rule passes`) });
+      expect(checks.config.message).toContain(`through the proxy http://${proxy.label} (WECOM_PROXY)`);
+      // Every request of the doctor went through the proxy; the egress probe is one of them and carries no credential.
+      expect(new Set(sim.requests.map((r) => r.peer))).toEqual(new Set(['127.0.0.2']));
+      expect(proxy.forwarded()).toBe(sim.requests.length);
+      const probes = sim.requests.filter((r) => r.path === '/cgi-bin/get_api_domain_ip');
+      expect(probes).toHaveLength(1);
+      expect(probes[0].query).toEqual({});
+      expect(probes[0].errcode).toBe(41001);
+
+      // Without the proxy the same machine is refused, and the egress line says which IP to add.
+      sim.resetCounters();
+      const direct = await doctor(base());
+      expect(direct.code).toBe(1);
+      expect(parse(direct).egress).toMatchObject({ status: 'pass', ip: '127.0.0.1', message: expect.stringContaining('the trusted-IP rule refuses it (60020): add 127.0.0.1') });
+      expect(parse(direct)['trusted-ip']).toMatchObject({ status: 'fail', ip: '127.0.0.1' });
+      // The egress check costs exactly one request more than the checks that need a token.
+      expect(sim.requests.filter((r) => r.path === '/cgi-bin/get_api_domain_ip')).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("egress: a proxy that refuses the doctor's credentials, or cannot be reached, fails egress naming host and port, never the password", async () => {
+    const proxy = await ForwardProxy.start({ auth: { user: 'doctor', password: 'another-one' } });
+    const label = proxy.label;
+    try {
+      const refused = await doctor({ ...base(), WECOM_PROXY: proxy.url({ user: 'doctor', password: PROXY_PASSWORD }) });
+      expect(refused.code).toBe(1);
+      expect(parse(refused).egress).toMatchObject({ status: 'fail', message: expect.stringContaining('HTTP 407') });
+      expect(parse(refused).gettoken).toMatchObject({ status: 'fail', message: expect.stringContaining('WECOM_PROXY') });
+      expect(sim.requests).toHaveLength(0);
+    } finally {
+      await proxy.close();
+    }
+    const gone = await doctor({ ...base(), WECOM_PROXY: `http://doctor:${PROXY_PASSWORD}@${label}` });
+    expect(parse(gone).egress).toMatchObject({ status: 'fail', message: expect.stringContaining(`the proxy ${label} refused the connection (ECONNREFUSED)`) });
+    const bad = await doctor({ ...base(), WECOM_PROXY: `socks5://doctor:${PROXY_PASSWORD}@${label}` });
+    expect(parse(bad).config).toMatchObject({ status: 'fail', message: expect.stringContaining('WECOM_PROXY uses socks5://') });
   });
 
   it('fails config with what to set when the variables are missing', async () => {

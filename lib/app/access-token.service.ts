@@ -8,6 +8,7 @@ import { Credential } from '../engine/credential.js';
 import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
 import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
 import type { CredentialBinding } from '../http/credential-binding.js';
+import { resolveEgress, type WeComEgress } from '../http/egress.js';
 import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import { maskToken } from '../common/redaction.js';
@@ -29,6 +30,8 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   readonly lock: TokenLock;
   /** @internal What the client and the interceptor need of this token. */
   readonly binding: CredentialBinding;
+  /** @internal How this app's requests leave the process (its proxy, the environment's, or none). */
+  readonly egress: WeComEgress;
   private readonly ref: AppRef;
 
   /** @internal Built by `WeComTokenModule`; not meant to be constructed by applications. */
@@ -38,10 +41,13 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     readonly cache: Cache,
     /** @internal The application's SchedulerRegistry, when it has one. */
     readonly scheduler?: TimeoutRegistry,
+    /** @internal A pooled egress (registry apps); by default the app's own, from its `proxy` option. */
+    egress?: WeComEgress,
   ) {
     this.ref = { corpId: config.corpId, app: config.app };
     this.lock = config.lock ?? new InProcessTokenLock();
-    const http = credentialHttp(config.baseUrl);
+    this.egress = egress ?? resolveEgress(config.proxy, config.baseUrl);
+    const http = credentialHttp(config.baseUrl, this.egress.axios);
     const request = { method: 'GET' as const, path: GETTOKEN_PATH };
     this.credential = new Credential(
       {
@@ -72,6 +78,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
       rejectedErrcodes: TOKEN_REJECTED_ERRCODES,
       retry: config.retry,
       timeoutMs: config.timeoutMs,
+      egress: this.egress.axios,
       getToken: () => credential.get(),
       invalidate: (rejected) => credential.invalidate(rejected),
     };
@@ -143,6 +150,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   async onModuleDestroy(): Promise<void> {
     if (this.credential.closed) return;
     this.credential.close();
+    this.egress.close();
     const lock = this.lock as { close?: () => Promise<void> };
     if (typeof lock.close === 'function') await lock.close().catch(() => undefined);
   }

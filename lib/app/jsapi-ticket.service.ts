@@ -49,7 +49,7 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
     private readonly config: WeComTokenConfig,
     private readonly tokens: AccessTokenService,
   ) {
-    const http = credentialHttp(config.baseUrl);
+    const http = credentialHttp(config.baseUrl, tokens.egress.axios);
     const keyPrefix = config.cacheKey.slice(0, -':access_token'.length);
     const ref = { corpId: config.corpId, app: config.app };
     const common = {

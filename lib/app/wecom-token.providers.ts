@@ -91,12 +91,13 @@ export function createAppProviders(name: string): Provider[] {
     },
     {
       provide: getWeComHttpServiceName(name),
-      useFactory: (config: WeComTokenConfig, interceptor: AccessTokenInterceptor) => {
-        const http = new HttpService(axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs, maxRedirects: 0 }));
+      useFactory: (config: WeComTokenConfig, interceptor: AccessTokenInterceptor, tokens: AccessTokenService) => {
+        // Through the app's egress (its proxy agents, axios' own env-proxy handling off), whatever URL it is given.
+        const http = new HttpService(axios.create({ ...tokens.egress.axios, baseURL: config.baseUrl, timeout: config.timeoutMs, maxRedirects: 0 }));
         interceptor.attach(http);
         return http;
       },
-      inject: [getWeComConfigToken(name), getAccessTokenInterceptorName(name)],
+      inject: [getWeComConfigToken(name), getAccessTokenInterceptorName(name), serviceToken],
     },
     {
       provide: clientToken,

@@ -7,6 +7,20 @@ import { hintFor } from '../common/wecom-token.messages.js';
 /** Where a trusted IP is added. */
 export const TRUSTED_IP_WHERE = '应用管理 → the app → 企业可信IP (开发者接口); required for self-built apps created after 2022-06-20';
 
+/** An API path asked without any credential: WeCom answers 41001 with the `from ip:` hint, spending nothing. */
+export const EGRESS_PROBE_PATH = '/cgi-bin/get_api_domain_ip';
+
+/** The egress check's line: the IP WeCom sees, how the doctor got there, and what the trusted-IP rule said. */
+export function egressMessage(ip: string, route: string, trustedIp: 'pass' | 'fail' | 'skip'): string {
+  const rule =
+    trustedIp === 'pass'
+      ? 'the trusted-IP rule passes: WeCom accepts API calls from it'
+      : trustedIp === 'fail'
+        ? `the trusted-IP rule refuses it (60020): add ${ip} in ${TRUSTED_IP_WHERE} (for a suite or 代开发 app: the provider's IP whitelist)`
+        : 'whether the trusted-IP rule passes needs an access_token (see gettoken)';
+  return `WeCom sees this machine as ${ip} (going out ${route}); ${rule}. Every instance must leave from a trusted IP: behind NAT or in Kubernetes, use a fixed egress (option proxy, or a reverse proxy as baseUrl)`;
+}
+
 const FREQUENCY_LIMIT = "WeCom's frequency limit blocks this call from this IP for 60 s to 60 min: wait, and look for a process that calls it in a loop or without a shared cache";
 
 /** gettoken's errcodes. */

@@ -11,21 +11,24 @@ import { RedisTokenLock } from '../redis/redis-token-lock.js';
 import { redisUrlWithoutPassword } from '../common/redaction.js';
 import { ipFromErrmsg } from '../common/wecom-token.messages.js';
 import { DEFAULT_BASE_URL } from '../common/wecom-token.constants.js';
-import { gettokenAdvice, agentAdvice, ticketAdvice, TRUSTED_IP_WHERE } from './doctor.messages.js';
+import { ProxyUrl } from '../common/proxy-url.js';
+import { call, type Answer } from './doctor-http.js';
+import { resolveEgress, type WeComEgress } from '../http/egress.js';
+import { gettokenAdvice, agentAdvice, ticketAdvice, TRUSTED_IP_WHERE, egressMessage, EGRESS_PROBE_PATH } from './doctor.messages.js';
 
 /** The outcome of one check; `skip` is not a failure (an optional check without its setting, or a prerequisite). */
 export type DoctorStatus = 'pass' | 'fail' | 'skip';
 
 /** One line of the report, and one element of `--json`'s array. */
 export interface DoctorCheck {
-  /** `config`, `gettoken`, `trusted-ip`, `agent`, `jsapi-ticket`, `agent-ticket`, `redis`, `lock`. */
+  /** `config`, `egress`, `gettoken`, `trusted-ip`, `agent`, `jsapi-ticket`, `agent-ticket`, `redis`, `lock`. */
   check: string;
   status: DoctorStatus;
   /** What was found and, unless it passed, what to do. */
   message: string;
   /** WeCom's errcode, when it answered one. */
   errcode?: number;
-  /** The IP WeCom saw (60020). */
+  /** The IP WeCom saw (`egress`; 60020). */
   ip?: string;
 }
 
@@ -35,6 +38,8 @@ export interface DoctorEnv {
   WECOM_SECRET?: string;
   WECOM_AGENT_ID?: string;
   WECOM_BASE_URL?: string;
+  /** The forward proxy the app uses (`http://[user:password@]host:port`), `false` for none; unset: HTTPS_PROXY / NO_PROXY. */
+  WECOM_PROXY?: string;
   REDIS_URL?: string;
 }
 
@@ -44,12 +49,6 @@ export interface DoctorOptions {
   timeoutMs?: number;
 }
 
-/** WeCom's answer to one call, reduced to what a check needs. */
-type Answer =
-  | { kind: 'ok'; body: Record<string, unknown> }
-  | { kind: 'errcode'; errcode: number; errmsg: string }
-  | { kind: 'transport'; problem: string };
-
 const REDIS_URL_PATTERN = /^rediss?:\/\/[^/]/;
 
 interface Settings {
@@ -57,6 +56,10 @@ interface Settings {
   secret: string;
   agentId?: string;
   baseUrl: string;
+  /** How the doctor's requests leave: through WECOM_PROXY when set, as the module's `proxy` option would. */
+  egress: WeComEgress;
+  /** Where the proxy came from, for messages. */
+  proxySource: string;
 }
 
 /** Runs every check in order; one result per check, `config` first. */
@@ -69,9 +72,15 @@ export async function runDoctor(env: DoctorEnv, options: DoctorOptions = {}): Pr
   results.push(config);
   if (!settings) {
     const why = 'needs the settings fixed first (see config)';
-    for (const check of ['gettoken', 'trusted-ip', 'agent', 'jsapi-ticket', 'agent-ticket']) results.push({ check, status: 'skip', message: why });
+    for (const check of ['egress', 'gettoken', 'trusted-ip', 'agent', 'jsapi-ticket', 'agent-ticket']) results.push({ check, status: 'skip', message: why });
   } else {
-    results.push(...(await wecomChecks(settings, timeoutMs, received)));
+    try {
+      const checks = await wecomChecks(settings, timeoutMs, received);
+      // The egress probe runs last (it must not take a fault or a limit meant for the checks above), shown first.
+      results.push(await egressCheck(settings, timeoutMs, checks.find((c) => c.check === 'trusted-ip')!), ...checks);
+    } finally {
+      settings.egress.close();
+    }
   }
   // Redis is checked whatever WeCom's settings are: a fleet needs both, and each has its own fix.
   const redisUrl = env.REDIS_URL?.trim() || undefined;
@@ -95,20 +104,40 @@ function readSettings(env: DoctorEnv): { settings?: Settings; config: DoctorChec
   if (!isHttpUrl(baseUrl)) problems.push('WECOM_BASE_URL must be an http(s) URL such as https://qyapi.weixin.qq.com');
   const redisUrl = env.REDIS_URL?.trim() || undefined;
   if (redisUrl !== undefined && !REDIS_URL_PATTERN.test(redisUrl)) problems.push('REDIS_URL must be a redis:// or rediss:// URL');
-  if (problems.length > 0) return { config: { check: 'config', status: 'fail', message: problems.join('; ') } };
+  const proxyText = env.WECOM_PROXY?.trim() || undefined;
+  let proxy: ProxyUrl | false | undefined;
+  if (proxyText !== undefined && /^(false|none|off|direct)$/i.test(proxyText)) proxy = false;
+  else if (proxyText !== undefined) {
+    try {
+      proxy = ProxyUrl.parse(proxyText);
+    } catch (error) {
+      problems.push(`WECOM_PROXY ${(error as Error).message}`);
+    }
+  }
+  let egress: WeComEgress | undefined;
+  if (problems.length === 0) {
+    try {
+      egress = resolveEgress(proxy, baseUrl);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length > 0 || !egress) return { config: { check: 'config', status: 'fail', message: problems.join('; ') } };
+  const proxySource = proxy === false ? 'WECOM_PROXY=false' : proxy ? 'WECOM_PROXY' : 'HTTPS_PROXY / HTTP_PROXY';
 
   const fingerprint = createHash('sha256').update(secret, 'utf8').digest('hex').slice(0, 16);
-  const parts = [`corp ${corpId}`, `secret set (sha256 ${fingerprint}…, as in the cache key)`, agentId ? `agentid ${agentId}` : 'no WECOM_AGENT_ID', `WeCom at ${baseUrl}`];
+  const route = egress.via ? `through the proxy ${egress.via} (${proxySource})` : proxy === false ? 'directly (WECOM_PROXY=false)' : 'directly';
+  const parts = [`corp ${corpId}`, `secret set (sha256 ${fingerprint}…, as in the cache key)`, agentId ? `agentid ${agentId}` : 'no WECOM_AGENT_ID', `WeCom at ${baseUrl} ${route}`];
   if (redisUrl) parts.push(`Redis at ${redisUrlWithoutPassword(redisUrl, 'the Redis of REDIS_URL')}`);
   return {
-    settings: { corpId, secret, baseUrl, ...(agentId ? { agentId } : {}) },
+    settings: { corpId, secret, baseUrl, egress, proxySource, ...(agentId ? { agentId } : {}) },
     config: { check: 'config', status: 'pass', message: parts.join(', ') },
   };
 }
 
 async function wecomChecks(settings: Settings, timeoutMs: number, received: Set<string>): Promise<DoctorCheck[]> {
   const results: DoctorCheck[] = [];
-  const got = await call(settings.baseUrl, '/cgi-bin/gettoken', { corpid: settings.corpId, corpsecret: settings.secret }, timeoutMs);
+  const got = await call(settings, '/cgi-bin/gettoken', { corpid: settings.corpId, corpsecret: settings.secret }, timeoutMs);
   const token = got.kind === 'ok' && typeof got.body.access_token === 'string' && got.body.access_token !== '' ? got.body.access_token : undefined;
   if (token) received.add(token);
   if (token) {
@@ -122,7 +151,7 @@ async function wecomChecks(settings: Settings, timeoutMs: number, received: Set<
   const blocked: string[] = [];
   let ip: string | undefined;
   const withToken = async (check: string, path: string, query: Record<string, string>, advise: (errcode: number, errmsg: string) => string, pass: (body: Record<string, unknown>) => DoctorCheck): Promise<void> => {
-    const answer = await call(settings.baseUrl, path, { access_token: token!, ...query }, timeoutMs);
+    const answer = await call(settings, path, { access_token: token!, ...query }, timeoutMs);
     if (answer.kind === 'ok') {
       if (typeof answer.body.ticket === 'string' && answer.body.ticket !== '') received.add(answer.body.ticket);
       results.push(pass(answer.body));
@@ -186,45 +215,19 @@ function failure(check: string, answer: Exclude<Answer, { kind: 'ok' }>, advise:
 }
 
 /**
- * One GET to WeCom: never follows a redirect, bounded as a whole (headers and body), and described without its URL
- * (which carries `corpsecret` or `access_token`).
+ * The IP WeCom sees for this machine (through WECOM_PROXY when set), at the cost of one request that carries no
+ * credential: any API path without an access_token answers 41001 with the `from ip:` hint every error body ends with.
+ * Whether the trusted-IP rule passes comes from the checks that called the API with a token.
  */
-async function call(baseUrl: string, path: string, query: Record<string, string>, timeoutMs: number): Promise<Answer> {
-  const url = `${baseUrl}${path}?${new URLSearchParams(query).toString()}`;
-  try {
-    const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-    const text = await response.text();
-    if (response.status >= 300 && response.status < 400) {
-      return { kind: 'transport', problem: `${path} answered with a redirect (HTTP ${response.status}); WeCom calls never follow redirects: set WECOM_BASE_URL to the address that answers itself` };
-    }
-    if (response.status < 200 || response.status >= 300) {
-      return { kind: 'transport', problem: `${path} answered HTTP ${response.status}: check WECOM_BASE_URL and any proxy or gateway in between` };
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return { kind: 'transport', problem: `${path} answered with something other than JSON (${response.headers.get('content-type') ?? 'no content type'}): check WECOM_BASE_URL` };
-    }
-    if (typeof body !== 'object' || body === null) return { kind: 'transport', problem: `${path} answered with JSON that is not an object: check WECOM_BASE_URL` };
-    const record = body as Record<string, unknown>;
-    if (typeof record.errcode === 'number' && record.errcode !== 0) return { kind: 'errcode', errcode: record.errcode, errmsg: String(record.errmsg ?? '') };
-    return { kind: 'ok', body: record };
-  } catch (error) {
-    const name = (error as { name?: string })?.name;
-    if (name === 'TimeoutError' || name === 'AbortError') return { kind: 'transport', problem: `${path} gave no answer within ${timeoutMs} ms: check that this machine reaches ${baseUrl} (firewall, proxy, DNS)` };
-    const code = networkCode(error);
-    return { kind: 'transport', problem: `${path} could not be reached${code ? ` (${code})` : ''}: check that this machine reaches ${baseUrl} (firewall, proxy, DNS)` };
+async function egressCheck(settings: Settings, timeoutMs: number, trusted: DoctorCheck): Promise<DoctorCheck> {
+  const answer = await call(settings, EGRESS_PROBE_PATH, {}, timeoutMs);
+  const route = settings.egress.via ? `through the proxy ${settings.egress.via} (${settings.proxySource})` : 'directly';
+  if (answer.kind === 'transport') return { check: 'egress', status: 'fail', message: `going out ${route}: ${answer.problem}` };
+  const ip = answer.kind === 'errcode' ? ipFromErrmsg(answer.errmsg) : undefined;
+  if (!ip) {
+    return { check: 'egress', status: 'fail', message: `WeCom (${settings.baseUrl}, reached ${route}) did not name the IP it sees: is WECOM_BASE_URL WeCom, or a gateway that rewrites its answers?` };
   }
-}
-
-/** `ECONNREFUSED`, `ENOTFOUND`, … from fetch's error or its cause; never the error's message (it may hold the URL). */
-function networkCode(error: unknown): string | undefined {
-  for (let current: unknown = error, depth = 0; current && depth < 4; current = (current as { cause?: unknown }).cause, depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
-  }
-  return undefined;
+  return { check: 'egress', status: 'pass', ip, message: egressMessage(ip, route, trusted.status) };
 }
 
 /** The Redis round trip (SET / GET / DEL of a doctor key with a short PX) and the lock (acquire + release). */
@@ -307,9 +310,22 @@ function isHttpUrl(value: string): boolean {
 /** Last line of defence: the secret, the Redis password, the token and the tickets never leave, even inside a message from elsewhere. */
 function redact(message: string, env: DoctorEnv, received: ReadonlySet<string>): string {
   let out = message;
-  const secrets = [env.WECOM_SECRET?.trim(), redisPassword(env.REDIS_URL), ...received].filter((s): s is string => !!s && s.length >= 4);
+  const secrets = [env.WECOM_SECRET?.trim(), redisPassword(env.REDIS_URL), ...proxySecrets(env.WECOM_PROXY), ...received].filter((s): s is string => !!s && s.length >= 4);
   for (const secret of secrets) out = out.split(secret).join('[redacted]');
   return out;
+}
+
+/** WECOM_PROXY's password, as typed and decoded, and its Basic credentials. */
+function proxySecrets(value: string | undefined): string[] {
+  if (!value) return [];
+  try {
+    const url = new URL(value.trim());
+    if (!url.password) return [];
+    const decoded = decodeURIComponent(url.password);
+    return [url.password, decoded, Buffer.from(`${decodeURIComponent(url.username)}:${decoded}`).toString('base64')];
+  } catch {
+    return [];
+  }
 }
 
 function redisPassword(url: string | undefined): string | undefined {

@@ -10,14 +10,17 @@ import { runDoctor, type DoctorCheck } from './doctor.js';
 
 const USAGE = `Usage: nestjs-wecom-token doctor [--json] [--dotenv <path>]
 
-Checks a WeCom app's settings from this machine: gettoken, the trusted-IP rule, the app (agent/get), both JS-SDK
-tickets, and with REDIS_URL the Redis round trip and RedisTokenLock. One line per check, with what to do.
+Checks a WeCom app's settings from this machine: the IP WeCom sees (egress), gettoken, the trusted-IP rule, the app
+(agent/get), both JS-SDK tickets, and with REDIS_URL the Redis round trip and RedisTokenLock. One line per check,
+with what to do.
 
 Reads from the environment (never from the command line, which other users see in \`ps\`):
   WECOM_CORP_ID    the corp's ID (我的企业 → 企业信息 → 企业ID)            required
   WECOM_SECRET     the app's Secret (应用管理 → the app → Secret)         required
   WECOM_AGENT_ID   the app's AgentId                                      optional: checks the app and the agent ticket
   WECOM_BASE_URL   WeCom's API root (default https://qyapi.weixin.qq.com) optional
+  WECOM_PROXY      the app's forward proxy, http://[user:password@]host:port optional: every check goes through it
+                   (false: none; unset: HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as the module does)
   REDIS_URL        redis://[[user]:password@]host[:port][/db]             optional: checks Redis and the lock
 
 Options:
@@ -28,7 +31,7 @@ Options:
 Exit code: 0 when every check passed (a skipped optional check is not a failure), 1 when one failed, 2 on a usage error.`;
 
 /** Options that would put a secret into argv: refused by name, and the value is never echoed. */
-const SECRET_OPTION = /secret|token|passw|redis|ticket|key|cred/i;
+const SECRET_OPTION = /secret|token|passw|redis|ticket|key|cred|proxy/i;
 
 interface Parsed {
   json: boolean;
@@ -54,7 +57,7 @@ function parse(args: string[]): Parsed | { exit: number; text: string } {
         exit: 2,
         text:
           `refused: ${safe(name)} would put a secret on the command line, where every user of this machine sees it (ps, /proc) ` +
-          `and shell history keeps it. Set WECOM_SECRET / REDIS_URL in the environment or in a file given with --dotenv; ` +
+          `and shell history keeps it. Set WECOM_SECRET / REDIS_URL / WECOM_PROXY in the environment or in a file given with --dotenv; ` +
           `and since it was typed, consider the secret exposed: reset it (应用管理 → the app → Secret) if others share this machine.`,
       };
     } else {

@@ -3,6 +3,7 @@
  * access token (gettoken) and the JS-SDK tickets; the suite's credentials use it too.
  */
 import axios, { AxiosInstance } from 'axios';
+import type { Agent as HttpAgent } from 'node:http';
 import type { FailureClass } from './interfaces/failure-class.interface.js';
 import { WeComApiError } from './errors/wecom-api.error.js';
 import { WeComSuiteStateError } from './errors/wecom-suite-state.error.js';
@@ -16,6 +17,8 @@ import { AppRef, CREDENTIAL_ERRCODES } from './wecom-token.messages.js';
 export function isTransient(error: unknown): boolean {
   if (error instanceof WeComApiError) return TRANSIENT_ERRCODES.has(error.errcode);
   if (error instanceof WeComTransportError) {
+    // A proxy that refused (403, 407) says the same on a retry; one that could not be reached or is busy may not.
+    if (error.failure === 'proxy') return error.status === undefined || error.status >= 500;
     return error.failure !== 'http-status' || (error.status ?? 0) >= 500 || error.status === 429;
   }
   return false;
@@ -38,9 +41,20 @@ export function errcodeOf(error: unknown): number | undefined {
   return error instanceof WeComApiError ? error.errcode : undefined;
 }
 
-/** An axios instance for credential endpoints: raw text, no redirects, every status seen. */
-export function credentialHttp(baseUrl: string): AxiosInstance {
+/** How requests leave the process: the app's egress agents, and axios' own environment-proxy handling off. */
+export interface EgressAxiosConfig {
+  /** axios' own proxying off: the agents do it, and axios' does not tunnel HTTPS. */
+  proxy: false;
+  /** The agent for plain-HTTP targets (absolute form through a proxy), when not the default one. */
+  httpAgent?: HttpAgent;
+  /** The agent for HTTPS targets (CONNECT tunnels through a proxy), when not the default one. */
+  httpsAgent?: HttpAgent;
+}
+
+/** An axios instance for credential endpoints: raw text, no redirects, every status seen, through `egress`. */
+export function credentialHttp(baseUrl: string, egress: EgressAxiosConfig = { proxy: false }): AxiosInstance {
   return axios.create({
+    ...egress,
     baseURL: baseUrl,
     // Raw text, decoded by the ground floor: a truncated body must be an error, never a half-parsed string.
     responseType: 'text',

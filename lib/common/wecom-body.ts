@@ -7,7 +7,9 @@ import { WeComConfigError } from './errors/wecom-config.error.js';
 import { WeComCooldownError } from './errors/wecom-cooldown.error.js';
 import { WeComShutdownError } from './errors/wecom-shutdown.error.js';
 import { WeComTransportError } from './errors/wecom-transport.error.js';
-import { AppRef } from './wecom-token.messages.js';
+import { apiErrorFor } from './errors/wecom-trusted-ip.error.js';
+import { proxyFailureOf, proxyLabelOf } from './proxy-url.js';
+import { AppRef, proxyProblemMessage } from './wecom-token.messages.js';
 
 /** A WeCom JSON body: `errcode` is absent on some successes and non-zero on every failure. */
 export type WeComBody = Record<string, unknown> & { errcode?: number; errmsg?: string };
@@ -51,7 +53,7 @@ export function failedErrcode(body: unknown): number | undefined {
  */
 export function decodeResponse(ref: AppRef, method: string, path: string, res: ResponseLike): DecodedResponse {
   const contentType = headerOf(res.headers, 'content-type').toLowerCase();
-  assertStatus(ref, method, path, res.status, contentType);
+  assertStatus(ref, method, path, res.status, contentType, res);
   const bytes = toBuffer(res.data);
   const looksJson = contentType.includes('json') || contentType.startsWith('text/plain') || contentType === '';
   if (bytes && !looksJson) return { kind: 'binary', bytes, contentType };
@@ -82,8 +84,14 @@ export function decodeResponse(ref: AppRef, method: string, path: string, res: R
  * A non-2xx status is a `WeComTransportError`; a 3xx says so, since WeCom never redirects an API call and the
  * module's requests never follow one (a redirect would carry the query string, token included, elsewhere).
  */
-function assertStatus(ref: AppRef, method: string, path: string, status: number, contentType: string): void {
+function assertStatus(ref: AppRef, method: string, path: string, status: number, contentType: string, res?: ResponseLike): void {
   if (status >= 200 && status < 300) return;
+  // 407 comes only from a proxy (here one that answered an absolute-form request itself): its failure, not WeCom's.
+  if (status === 407) {
+    const proxy = proxyLabelOf(res);
+    const problem = proxyProblemMessage(`the proxy${proxy ? ` ${proxy}` : ''} answered HTTP 407 (Proxy Authentication Required): its user or password is missing or wrong`);
+    throw new WeComTransportError(ref, { failure: 'proxy', method, path, status, problem, ...(proxy ? { proxy } : {}) });
+  }
   const problem =
     status >= 300 && status < 400
       ? `HTTP ${status} redirect: WeCom never redirects an API call, so it was not followed`
@@ -122,7 +130,7 @@ export function jsonObjectOf(data: unknown): WeComBody | undefined {
  */
 export function decodeDownload(ref: AppRef, method: string, path: string, res: ResponseLike): { bytes: Buffer; contentType: string } {
   const contentType = headerOf(res.headers, 'content-type');
-  assertStatus(ref, method, path, res.status, contentType.toLowerCase());
+  assertStatus(ref, method, path, res.status, contentType.toLowerCase(), res);
   const body = jsonObjectOf(res.data);
   if (body) assertOk(ref, path, body);
   const bytes = toBuffer(res.data) ?? Buffer.from(typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? null), 'utf8');
@@ -132,7 +140,7 @@ export function decodeDownload(ref: AppRef, method: string, path: string, res: R
 /** Throw `WeComApiError` when the body carries a non-zero errcode. */
 export function assertOk(ref: AppRef, path: string, body: WeComBody): WeComBody {
   const errcode = failedErrcode(body);
-  if (errcode !== undefined) throw new WeComApiError(ref, path, errcode, typeof body.errmsg === 'string' ? body.errmsg : '');
+  if (errcode !== undefined) throw apiErrorFor(ref, path, errcode, typeof body.errmsg === 'string' ? body.errmsg : '');
   return body;
 }
 
@@ -158,6 +166,11 @@ export function toTransportError(ref: AppRef, method: string, path: string, erro
   // The credential could not be had (cool-down, shutdown, configuration): no request was sent, so it is no network
   // failure either; the caller needs that error's own words (what to do, when to retry).
   if (error instanceof WeComCooldownError || error instanceof WeComShutdownError || error instanceof WeComConfigError) return error;
+  const proxied = proxyFailureOf(error);
+  if (proxied) {
+    const { proxy, code, status } = proxied;
+    return new WeComTransportError(ref, { failure: 'proxy', method, path, proxy, problem: proxyProblemMessage(proxied.problem), ...(code ? { code } : {}), ...(status ? { status } : {}) });
+  }
   const e = (error ?? {}) as { code?: unknown; response?: ResponseLike; message?: unknown };
   // A 2xx whose body then failed (cut off, too large) is a transport failure, not a body to decode.
   if (e.response && typeof e.response.status === 'number' && (e.response.status < 200 || e.response.status >= 300)) {

@@ -9,6 +9,7 @@ import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.i
 import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_FAILURE_COOLDOWN_MS, MAX_TIMER_MS, MAX_LIFETIME_SECONDS, FETCH_BUDGET, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './wecom-token.constants.js';
 import { AppRef, invalidOptionMessage, trimmedOptionMessage } from './wecom-token.messages.js';
 import { Secret } from './redaction.js';
+import { ProxyUrl } from './proxy-url.js';
 import { classifyFailure, errcodeOf } from './credential-request.js';
 
 /** The validated configuration of one app, defaults applied. The secret is wrapped so it cannot be printed. */
@@ -26,6 +27,8 @@ export interface WeComTokenConfig extends AppRef {
   cacheTimeoutMs: number;
   cache?: Cache;
   lock?: TokenLock;
+  /** The forward proxy (its credentials sealed in), `false` for none, absent for the environment's convention. */
+  proxy?: ProxyUrl | false;
   /** `wecom:v1:{corpId}:{sha256(secret)[0..16]}:access_token` */
   cacheKey: string;
 }
@@ -57,6 +60,22 @@ export function trimmed(app: string, option: string, value: string): string {
   const clean = value.trim();
   if (clean !== value) new Logger('WeComTokenModule').warn(trimmedOptionMessage(app, option));
   return clean;
+}
+
+/**
+ * The `proxy` option: a proxy URL, `false` (never a proxy), or absent (the environment's HTTPS_PROXY / HTTP_PROXY /
+ * NO_PROXY). A wrong value fails at start-up with a message that never repeats it (it may hold a password).
+ */
+export function resolveProxyOption(app: string, value: unknown): ProxyUrl | false | undefined {
+  if (value === undefined || value === false) return value;
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new WeComConfigError(invalidOptionMessage(app, 'proxy', `must be a proxy URL (http://[user:password@]host:port) or false, got ${value === null ? 'null' : typeof value === 'string' ? 'an empty string' : typeof value}`));
+  }
+  try {
+    return ProxyUrl.parse(value);
+  } catch (error) {
+    throw new WeComConfigError(invalidOptionMessage(app, 'proxy', (error as Error).message));
+  }
 }
 
 /** Validate and default the options of app `name`; every message names the option and the app, never a secret. */
@@ -95,6 +114,8 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
     throw new WeComConfigError(invalidOptionMessage(name, 'backgroundRefresh', 'must be true or false'));
   }
 
+  const proxy = resolveProxyOption(name, raw.proxy);
+
   return {
     app: name,
     corpId,
@@ -115,6 +136,7 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
     cacheTimeoutMs: number(name, 'cacheTimeoutMs', raw.cacheTimeoutMs, DEFAULT_CACHE_TIMEOUT_MS, 1),
     ...(cache ? { cache } : {}),
     ...(lock ? { lock } : {}),
+    ...(proxy !== undefined ? { proxy } : {}),
     cacheKey: `${CACHE_KEY_PREFIX}:${corpId}:${secret.fingerprint()}:access_token`,
   };
 }

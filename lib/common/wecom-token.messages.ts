@@ -2,11 +2,20 @@
  * Every user-facing message of the module, as functions, so that wording lives in one place and no message can
  * be given a secret by accident: none of these functions takes one.
  */
+import { isIP } from 'node:net';
+
+/**
+ * Which IP list WeCom checks a caller against (errcode 60020): a self-built app's 企业可信IP in the admin console, or
+ * the provider's IP whitelist in the provider console (suites, the provider, authorised corps, 代开发 apps).
+ */
+export type WeComIpWhitelist = 'app-trusted-ip' | 'provider-ip-whitelist';
 
 /** Who a message is about: the corp and the app (never the secret). */
 export interface AppRef {
   corpId: string;
   app: string;
+  /** The IP list a 60020 of this credential points at; `'app-trusted-ip'` when absent. */
+  readonly whitelist?: WeComIpWhitelist;
 }
 
 const subject = ({ corpId, app }: AppRef): string => `corp ${corpId || '(no corpId)'}, app '${app}'`;
@@ -27,30 +36,44 @@ const HINTS: Readonly<Record<number, string>> = {
   48002: 'this API is not allowed for this secret: a contacts-sync or customer-contact API needs that secret, not an app secret (or the reverse)',
   48006: 'the permission was revoked; check the app in the admin console',
   50003: 'the app is disabled; enable it in the admin console',
-  60020: 'the calling IP is not a trusted IP of this app (可信IP): add it in the admin console',
 };
 
 /** errcodes that say the credentials or the app's permissions are wrong: retrying cannot help. */
 export const CREDENTIAL_ERRCODES: ReadonlySet<number> = new Set([40001, 40013, 40091, 40056, 48001, 48002, 48006, 50003, 60020]);
 
-/** The IP WeCom saw, from an errmsg such as "…, from ip: 1.2.3.4, more info at …". */
+/** The IP WeCom saw, from an errmsg such as "…, from ip: 1.2.3.4, more info at …"; only a well-formed IP. */
 export function ipFromErrmsg(errmsg: string): string | undefined {
-  return /from ip:\s*([0-9a-fA-F.:]+)/.exec(errmsg)?.[1];
+  const ip = /from ip:\s*([0-9a-fA-F.:]{2,45})/.exec(errmsg)?.[1];
+  return ip !== undefined && isIP(ip) !== 0 ? ip : undefined;
 }
 
-/** The hint for an errcode, with the IP WeCom saw where it matters. */
-export function hintFor(errcode: number, errmsg: string): string {
-  const hint = HINTS[errcode] ?? 'see https://developer.work.weixin.qq.com/document/path/90313 for this errcode';
-  if (errcode === 60020) {
-    const ip = ipFromErrmsg(errmsg);
-    return ip ? `${hint} (WeCom saw the call from ${ip})` : hint;
-  }
-  return hint;
+/** Where each IP list is kept, for messages. */
+export const IP_WHITELIST_WHERE: Readonly<Record<WeComIpWhitelist, string>> = {
+  'app-trusted-ip': "this app's 企业可信IP (admin console: 应用管理 → the app → 开发者接口 → 企业可信IP; required for self-built apps created after 2022-06-20)",
+  'provider-ip-whitelist':
+    "the provider's IP whitelist (provider console 服务商管理后台 → IP白名单; suites, the provider, authorised corps and 代开发 apps are checked against it, not against an app's 企业可信IP)",
+};
+
+/** What to do about a 60020: which IP to add, to which list. */
+export function trustedIpHint(whitelist: WeComIpWhitelist, ip: string | undefined): string {
+  const seen = ip ? `WeCom saw the call from ${ip}` : 'WeCom did not name the IP it saw';
+  return `the calling IP is not trusted (${seen}): add ${ip ?? "this machine's public (egress) IP"} to ${IP_WHITELIST_WHERE[whitelist]}. Not a token problem: no token is replaced for it`;
+}
+
+/** The hint for an errcode, with the IP WeCom saw and the list to fix for 60020. */
+export function hintFor(errcode: number, errmsg: string, whitelist: WeComIpWhitelist = 'app-trusted-ip'): string {
+  if (errcode === 60020) return trustedIpHint(whitelist, ipFromErrmsg(errmsg));
+  return HINTS[errcode] ?? 'see https://developer.work.weixin.qq.com/document/path/90313 for this errcode';
 }
 
 /** Message of `WeComApiError`. */
 export function apiErrorMessage(ref: AppRef, path: string, errcode: number, errmsg: string): string {
-  return `WeCom ${path} failed with errcode ${errcode} for ${subject(ref)}: ${hintFor(errcode, errmsg)} (errmsg: ${errmsg})`;
+  return `WeCom ${path} failed with errcode ${errcode} for ${subject(ref)}: ${hintFor(errcode, errmsg, ref.whitelist)} (errmsg: ${errmsg})`;
+}
+
+/** A failure at the app's forward proxy (reached through `via`, for messages). */
+export function proxyProblemMessage(problem: string): string {
+  return `${problem}; check option 'proxy' (or HTTPS_PROXY / HTTP_PROXY / NO_PROXY when it is not set) and that the proxy allows CONNECT to WeCom`;
 }
 
 /** Message of `WeComTransportError`. */

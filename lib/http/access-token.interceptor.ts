@@ -135,6 +135,13 @@ export class AccessTokenInterceptor {
     if (config.params) config.params = this.param.strip(config.params as Record<string, unknown>);
     config[CARRIER] = this;
     config[WITHDRAWN] = false;
+    // The app's egress: a request carrying its credential leaves through its proxy, whatever HttpService sends it.
+    const egress = this.tokens.egress;
+    if (egress) {
+      config.proxy = false;
+      if (egress.httpAgent) config.httpAgent = egress.httpAgent;
+      if (egress.httpsAgent) config.httpsAgent = egress.httpsAgent;
+    }
     // A replay carries the guard over from its first attempt: keep the adapter it had before.
     if (config.adapter !== this.guard) config[ADAPTER] = config.adapter;
     config.adapter = this.guard;

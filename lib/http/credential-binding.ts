@@ -4,6 +4,7 @@
  * the provider's tokens all bind the same way, so one client and one interceptor serve them all.
  */
 import type { CredentialKind } from '../observability/diagnostics.js';
+import type { EgressAxiosConfig } from '../common/credential-request.js';
 import type { AppRef } from '../common/wecom-token.messages.js';
 
 /** One credential as the HTTP layer sees it. */
@@ -22,6 +23,11 @@ export interface CredentialBinding {
   readonly retry: { readonly attempts: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
   /** Bound on one whole call, headers and body. */
   readonly timeoutMs: number;
+  /**
+   * How the app's requests leave the process (its proxy agents, `proxy: false`): applied to every request the
+   * credential is attached to, also through an HttpService of the application's own.
+   */
+  readonly egress?: EgressAxiosConfig;
   /** A valid credential. */
   getToken(): Promise<string>;
   /** WeCom rejected `rejected`: forget it, if it is still the one held (compare-and-delete). */

@@ -8,7 +8,7 @@ import { publishRejected } from '../observability/diagnostics.js';
 import { inspect } from 'node:util';
 import { settingsOf } from '../common/wecom-token.config.js';
 import { credentialHttp, entryFromBody, requestCredential } from '../common/credential-request.js';
-import type { CredentialRequest } from '../common/credential-request.js';
+import type { CredentialRequest, EgressAxiosConfig } from '../common/credential-request.js';
 import { bounded } from '../common/bounded.js';
 import { Credential } from '../engine/credential.js';
 import type { CredentialSpec } from '../engine/credential-spec.js';
@@ -42,6 +42,14 @@ export const CORP_FETCH_CONCURRENCY = 16;
  */
 export const CORP_CREDENTIALS_KEPT = 10_000;
 
+/**
+ * Who a suite credential's messages are about. Suites, the provider and authorised corps are checked against the
+ * provider's IP whitelist (a 60020 names it), not against an app's 企业可信IP.
+ */
+export function providerRef(corpId: string, app: string): AppRef {
+  return { corpId, app, whitelist: 'provider-ip-whitelist' };
+}
+
 /** A suite_ticket as kept in the shared cache. */
 export interface StoredSuiteTicket {
   readonly ticket: string;
@@ -66,12 +74,13 @@ export class SuiteCredentials {
   constructor(
     private readonly config: SuiteConfig,
     readonly cache: Cache,
+    egress: EgressAxiosConfig = { proxy: false },
   ) {
-    this.http = credentialHttp(config.engine.baseUrl);
+    this.http = credentialHttp(config.engine.baseUrl, egress);
     this.lock = config.engine.lock ?? new InProcessTokenLock();
-    this.suiteRef = { corpId: config.suiteId, app: config.name };
     this.codes = new BoundedPermanentCodes(config.permanentCodes, config.suiteId, config.engine.timeoutMs);
     this.cancelled = new CancelledCorps(cache, (authCorpId) => config.keys.corpCancelled(authCorpId), this.lock, config.engine.cacheTimeoutMs);
+    this.suiteRef = providerRef(config.suiteId, config.name);
     this.suite = this.credential(this.suiteRef, 'suite_access_token', config.keys.suiteToken, async (signal) => {
       const stored = await this.readTicket();
       if (!stored) throw new WeComSuiteStateError(this.suiteRef, SUITE_TOKEN_PATH, 'no-suite-ticket', noSuiteTicketMessage(config.suiteId));
@@ -80,7 +89,7 @@ export class SuiteCredentials {
     });
     const provider = config.provider;
     if (provider && config.keys.providerToken) {
-      const ref = { corpId: provider.corpId, app: config.name };
+      const ref = providerRef(provider.corpId, config.name);
       this.provider = this.credential(ref, 'provider_access_token', config.keys.providerToken, (signal) => {
         const data = { corpid: provider.corpId, provider_secret: provider.secret.reveal() };
         return this.request(ref, { method: 'POST', path: PROVIDER_TOKEN_PATH, data }, 'provider_access_token', signal);
@@ -218,7 +227,7 @@ export class SuiteCredentials {
   }
 
   private buildCorp(authCorpId: string): Credential {
-    const ref = { corpId: authCorpId, app: this.config.name };
+    const ref = providerRef(authCorpId, this.config.name);
     return this.credential(ref, 'corp_access_token', this.config.keys.corpToken(authCorpId), async (signal) => {
       if (await this.cancelled.inFleet(authCorpId)) throw this.cancelledError(authCorpId);
       const permanentCode = await this.codes.get(authCorpId, signal);
@@ -250,7 +259,7 @@ export class SuiteCredentials {
   }
 
   private cancelledError(authCorpId: string): WeComSuiteStateError {
-    return new WeComSuiteStateError({ corpId: authCorpId, app: this.config.name }, CORP_TOKEN_PATH, 'cancelled', cancelledCorpMessage(authCorpId));
+    return new WeComSuiteStateError(providerRef(authCorpId, this.config.name), CORP_TOKEN_PATH, 'cancelled', cancelledCorpMessage(authCorpId));
   }
 
   private async request(ref: AppRef, req: CredentialRequest, field: string, signal: AbortSignal): Promise<TokenEntry> {

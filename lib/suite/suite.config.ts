@@ -70,7 +70,7 @@ export function resolveSuiteConfig(raw: WeComSuiteModuleOptions | undefined | nu
         corpId: suiteId,
         secret: suiteSecret.reveal(),
         backgroundRefresh: false,
-        ...pick(raw, ['baseUrl', 'cache', 'lock', 'refreshAheadSeconds', 'timeoutMs']),
+        ...pick(raw, ['baseUrl', 'cache', 'lock', 'refreshAheadSeconds', 'timeoutMs', 'proxy']),
       },
       name,
     );

@@ -37,6 +37,12 @@ export interface WeComSuiteModuleOptions {
   name?: string;
   /** WeCom's API root. Default `https://qyapi.weixin.qq.com`. */
   baseUrl?: string;
+  /**
+   * The HTTP forward proxy every request of the suite goes through (suite, provider and corp tokens,
+   * get_permanent_code, `suiteClient`, `providerClient`, `clientFor(corp)`), as `WeComTokenModule`'s `proxy`:
+   * `http://[user:password@]host:port`; `false` for none; omitted, the environment's HTTPS_PROXY / NO_PROXY.
+   */
+  proxy?: string | false;
   /** The shared cache (Redis for a fleet). Default: the application's CACHE_MANAGER, else a private in-memory one. */
   cache?: Cache;
   /** Who may fetch (RedisTokenLock for a fleet). Default: an in-process lock. */

@@ -15,6 +15,7 @@ import { WeComConfigError } from '../common/errors/wecom-config.error.js';
 import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
 import type { CredentialBinding } from '../http/credential-binding.js';
 import { WeComClient } from '../http/wecom.client.js';
+import { resolveEgress, type WeComEgress } from '../http/egress.js';
 import { maskToken } from '../common/redaction.js';
 import { CACHE_KEY_PREFIX } from '../common/wecom-token.constants.js';
 import { resolveIdentitySettings } from '../identity/identity.config.js';
@@ -22,7 +23,7 @@ import { SUITE_OAUTH_ENDPOINTS, WeComOAuthService } from '../identity/wecom-oaut
 import { TOKEN_REJECTED_ERRCODES } from '../common/wecom-token.constants.js';
 import type { SuiteConfig } from './suite.config.js';
 import { otherSuiteMessage } from './suite.messages.js';
-import { PERMANENT_CODE_PATH, SUITE_TOKEN_REJECTED_ERRCODES, SuiteCredentials } from './suite-credentials.js';
+import { PERMANENT_CODE_PATH, providerRef, SUITE_TOKEN_REJECTED_ERRCODES, SuiteCredentials } from './suite-credentials.js';
 
 /** Clients of authorised corps one suite keeps at most (the oldest is dropped first; it is rebuilt on use). */
 const CORP_CLIENTS_KEPT = 1_000;
@@ -49,14 +50,17 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
   private readonly clients = new Map<string, WeComClient>();
   private providerClientValue?: WeComClient;
   private readonly http: ReturnType<typeof credentialHttp>;
+  /** @internal How the suite's requests leave the process (its proxy, the environment's, or none). */
+  readonly egress: WeComEgress;
 
   /** @internal Built by `WeComSuiteModule`. */
   constructor(
     private readonly config: SuiteConfig,
     cache: Cache,
   ) {
-    this.credentials = new SuiteCredentials(config, cache);
-    this.http = credentialHttp(config.engine.baseUrl);
+    this.egress = resolveEgress(config.engine.proxy, config.engine.baseUrl);
+    this.credentials = new SuiteCredentials(config, cache, this.egress.axios);
+    this.http = credentialHttp(config.engine.baseUrl, this.egress.axios);
     const crypto = { token: config.callbackToken.reveal(), encodingAESKey: config.encodingAESKey.reveal() };
     // 指令回调 messages are encrypted for the suiteId; the URL check may come for the suite or the provider.
     this.crypto = new WeComCrypto({ ...crypto, receiveId: config.suiteId });
@@ -163,7 +167,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
     if (keep && this.clients.size >= CORP_CLIENTS_KEPT) this.clients.delete(this.clients.keys().next().value as string);
     client = this.client({
       kind: 'corp_access_token',
-      ref: { corpId: authCorpId, app: this.config.name },
+      ref: providerRef(authCorpId, this.config.name),
       baseUrl: this.config.engine.baseUrl,
       param: 'access_token',
       rejectedErrcodes: TOKEN_REJECTED_ERRCODES,
@@ -183,7 +187,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
     const credential = this.providerCredential();
     this.providerClientValue ??= this.client({
       kind: 'provider_access_token',
-      ref: { corpId: this.config.provider!.corpId, app: this.config.name },
+      ref: providerRef(this.config.provider!.corpId, this.config.name),
       baseUrl: this.config.engine.baseUrl,
       param: 'provider_access_token',
       rejectedErrcodes: TOKEN_REJECTED_ERRCODES,
@@ -198,6 +202,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
   /** @internal */
   async onModuleDestroy(): Promise<void> {
     this.credentials.close();
+    this.egress.close();
     const lock = this.credentials.lock as { close?: () => Promise<void> };
     if (typeof lock.close === 'function') await lock.close().catch(() => undefined);
   }
@@ -251,8 +256,9 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
     return credential;
   }
 
-  private client(binding: CredentialBinding): WeComClient {
-    const http = new HttpService(axios.create({ baseURL: binding.baseUrl, timeout: binding.timeoutMs }));
+  private client(source: CredentialBinding): WeComClient {
+    const binding: CredentialBinding = { ...source, egress: this.egress.axios };
+    const http = new HttpService(axios.create({ ...this.egress.axios, baseURL: binding.baseUrl, timeout: binding.timeoutMs }));
     new AccessTokenInterceptor(binding).attach(http);
     return new WeComClient(http, binding);
   }

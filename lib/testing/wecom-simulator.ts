@@ -36,3 +36,4 @@ export { DEFAULT_PROVIDER, DEFAULT_SUITE, SUITE_PATHS } from './simulator/suites
 export type { SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions } from './simulator/suites.js';
 export { OAUTH_PATHS } from './simulator/oauth.js';
 export type { OAuthSimulator, SimulatedConsentMode } from './simulator/oauth.js';
+export type { SimulatedTrustTarget } from './simulator/trusted-ip.js';

@@ -26,6 +26,6 @@ export class WeComApiError extends Error {
     this.path = path;
     this.corpId = ref.corpId;
     this.app = ref.app;
-    this.hint = hintFor(errcode, errmsg);
+    this.hint = hintFor(errcode, errmsg, ref.whitelist);
   }
 }

@@ -25,6 +25,13 @@ export interface WeComTokenModuleOptions {
   agentId?: number | string;
   /** WeCom's API root: a proxy, a private deployment, or the simulator. Default `https://qyapi.weixin.qq.com`. */
   baseUrl?: string;
+  /**
+   * The HTTP forward proxy every request of this app goes through (`http://[user:password@]host:port`, or
+   * `https://…` for a TLS proxy): HTTPS through CONNECT tunnels kept alive and reused, plain HTTP in absolute form.
+   * `false`: never a proxy, whatever the environment says. Omitted: the environment's `HTTPS_PROXY` / `https_proxy`,
+   * `HTTP_PROXY` / `http_proxy` and `NO_PROXY` / `no_proxy`. The password never appears in any output.
+   */
+  proxy?: string | false;
   /** Refresh this long before expiry; the refresh point is never earlier than half the lifetime. Default 300. */
   refreshAheadSeconds?: number;
   /**

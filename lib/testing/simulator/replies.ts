@@ -2,6 +2,7 @@
  * How the simulator words its answers: WeCom's error bodies (HTTP 200, errmsg with the hint suffix) and raw replies.
  * Every role file builds its answers here, so the wording of an error is the same whatever produced it.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomInt } from 'node:crypto';
 
 /** An answer before it is written: the server writes it at once or after a delay. */
@@ -75,14 +76,31 @@ export function reply(status: number, contentType: string, body: string | Uint8A
   return { status, headers: { 'Content-Type': contentType }, body: bytes };
 }
 
-/** Builds WeCom-shaped JSON answers; it holds the client IP that WeCom names in every hint. */
+/** The address of the peer whose request is being answered (set by the server around each request). */
+export const peerContext = new AsyncLocalStorage<string>();
+
+/** A socket's remote address as WeCom would name it: IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as plain IPv4. */
+export function peerAddress(remote: string | undefined): string {
+  if (!remote) return '127.0.0.1';
+  return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+}
+
+/**
+ * Builds WeCom-shaped JSON answers; every hint names the caller's IP: the configured `clientIp` (as if behind a
+ * NAT), else the address of the peer that sent the request (a proxy's, when one is in between).
+ */
 export class Replies {
-  constructor(private readonly clientIp: string) {}
+  constructor(private readonly clientIp?: string) {}
 
   /** A WeCom error: HTTP 200, `{errcode, errmsg}` with the default errmsg unless one is given, hint appended. */
-  error(errcode: number, errmsg?: string): Reply {
+  error(errcode: number, errmsg?: string, fromIp?: string): Reply {
     const text = errmsg ?? DEFAULT_ERRMSG[errcode] ?? 'simulated error';
-    return this.json({ errcode, errmsg: this.withHint(errcode, text) });
+    return this.json({ errcode, errmsg: this.withHint(errcode, text, fromIp) });
+  }
+
+  /** The IP the hints name for the request being answered. */
+  callerIp(): string {
+    return this.clientIp ?? peerContext.getStore() ?? '127.0.0.1';
   }
 
   /** A JSON answer; a non-zero errcode without an errmsg gets the default one with the hint suffix. */
@@ -97,10 +115,10 @@ export class Replies {
     return result;
   }
 
-  private withHint(errcode: number, errmsg: string): string {
+  private withHint(errcode: number, errmsg: string, fromIp?: string): string {
     if (errmsg.includes(', hint: [')) return errmsg;
     const hint = `${Math.floor(Date.now() / 1000)}_${randomInt(10, 100)}_${randomBytes(16).toString('hex')}`;
-    return `${errmsg}, hint: [${hint}], from ip: ${this.clientIp}, more info at ${MORE_INFO_URL}${errcode}`;
+    return `${errmsg}, hint: [${hint}], from ip: ${fromIp ?? this.callerIp()}, more info at ${MORE_INFO_URL}${errcode}`;
   }
 }
 

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { reply } from './replies.js';
+import { peerAddress, peerContext, reply } from './replies.js';
 import type { Answer, Replies, Reply, Trickle } from './replies.js';
 import type { SimulatedRequest, WeComSimulatorEvents } from './types.js';
 
@@ -115,7 +115,7 @@ export class SimulatorServer {
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const record: LogRecord = { method: req.method ?? 'GET', path: '/', query: {}, status: 0, at: Date.now() };
+    const record: LogRecord = { method: req.method ?? 'GET', path: '/', query: {}, status: 0, at: Date.now(), peer: peerAddress(req.socket.remoteAddress) };
     try {
       const url = new URL(req.url ?? '/', 'http://simulator.invalid');
       record.path = url.pathname;
@@ -138,7 +138,7 @@ export class SimulatorServer {
         this.finish(record, res, answer, 0);
         return;
       }
-      this.perform(record, req, res, await this.router.route(req, record, body));
+      this.perform(record, req, res, await peerContext.run(record.peer, () => this.router.route(req, record, body)));
     } catch (error) {
       // A bug here, or a throwing 'request' listener: answer visibly rather than leave the client hanging.
       const message = error instanceof Error ? error.message : String(error);

@@ -259,6 +259,15 @@ export class SuiteRegistry {
     return { suiteId: record.owner };
   }
 
+  /** The suite a `/cgi-bin/service/*` request is made for: by its suite_access_token, or get_suite_token's suite_id. */
+  suiteOf(path: string, query: Readonly<Record<string, string>>, raw: Buffer): string | undefined {
+    if (path === SUITE_PATHS.suiteToken) {
+      const body = parseJson(raw);
+      return isRecord(body) && typeof body.suite_id === 'string' && this.suites.has(body.suite_id) ? body.suite_id : undefined;
+    }
+    return query.suite_access_token ? this.suiteTokens.get(query.suite_access_token)?.owner : undefined;
+  }
+
   /** The path is a suite endpoint. */
   handles(path: string): boolean {
     return path.startsWith('/cgi-bin/service/');

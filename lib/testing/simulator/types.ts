@@ -38,7 +38,10 @@ export interface WeComSimulatorOptions {
   port?: number;
   /** Default `'127.0.0.1'`. */
   host?: string;
-  /** The IP named in error hints (`from ip: …`), as WeCom names the caller's IP. Default `'127.0.0.1'`. */
+  /**
+   * The IP named in error hints (`from ip: …`), as WeCom names the caller's IP, whatever address the request came from
+   * (as if behind a NAT). Default: the address of the peer that sent the request (a proxy's, when one is in between).
+   */
   clientIp?: string;
   /**
    * Request bodies larger than this get HTTP 413. Default 21 MiB: WeCom's largest upload (a 20 MB file) plus
@@ -183,6 +186,8 @@ export interface SimulatedRequest {
   readonly fault?: SimulatedFault;
   /** `Date.now()` at arrival. */
   readonly at: number;
+  /** The address the request came from (a proxy's, when one is in between), IPv4-mapped IPv6 as plain IPv4. */
+  readonly peer: string;
 }
 
 /** A message accepted by `POST /cgi-bin/message/send`. */

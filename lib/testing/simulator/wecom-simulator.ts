@@ -13,6 +13,8 @@ import { OAuthSimulator } from './oauth.js';
 import { SuiteRegistry } from './suites.js';
 import type { SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions } from './suites.js';
 import { TICKET_PATHS, TicketRegistry } from './tickets.js';
+import { TrustedIpRules } from './trusted-ip.js';
+import type { SimulatedTrustTarget } from './trusted-ip.js';
 import type { LogRecord, Router } from './server.js';
 import { DEFAULT_CORP_ID, DEFAULT_LIFETIME_SECONDS, GETTOKEN_PATH, TokenRegistry } from './tokens.js';
 import type {
@@ -71,6 +73,7 @@ export class WeComSimulator {
   private readonly suites: SuiteRegistry;
   /** User identity: who is signed in to the OAuth pages, codes and user_tickets (see oauth.ts). */
   readonly oauth: OAuthSimulator;
+  private readonly trustedIps: TrustedIpRules;
   private gettokenDelayMs = 0;
   private suiteTokenLifetimeSeconds: number;
 
@@ -78,7 +81,8 @@ export class WeComSimulator {
   constructor(options: WeComSimulatorOptions = {}) {
     this.corpId = options.corpId ?? DEFAULT_CORP_ID;
     this.apps = new AppDirectory(options.apps ?? [DEFAULT_APP]);
-    this.replies = new Replies(options.clientIp ?? '127.0.0.1');
+    this.replies = new Replies(options.clientIp);
+    this.trustedIps = new TrustedIpRules(this.replies);
     this.tokens = new TokenRegistry(
       this.corpId,
       this.apps,
@@ -375,6 +379,18 @@ export class WeComSimulator {
     return this.suites.issued();
   }
 
+  // ---- trusted IPs (trusted-ip.ts) ----
+
+  /**
+   * The trusted IPs of an app (its 企业可信IP) or a suite (the provider's IP whitelist, which also covers its
+   * authorised corps' tokens): calls from any other IP get 60020 naming it (the `clientIp` option when set, else the
+   * peer's address: a proxy's, when one is in between). `undefined` removes the rule.
+   */
+  setTrustedIps(target: SimulatedTrustTarget, ips: readonly string[] | undefined): this {
+    this.trustedIps.set(target, ips);
+    return this;
+  }
+
   // ---- counters and logs ----
 
   /**
@@ -461,9 +477,11 @@ export class WeComSimulator {
     const identity = this.oauth.route(record.method, path, query, body);
     if (identity) return identity;
     if (!path.startsWith('/cgi-bin/')) return reply(404, 'text/plain; charset=UTF-8', '404 Not Found');
-    if (this.suites.handles(path)) return this.suites.handle(record.method, path, query, body);
+    if (this.suites.handles(path)) return this.trustedIps.checkSuite(this.suites.suiteOf(path, query, body)) ?? this.suites.handle(record.method, path, query, body);
     const app = this.suites.checkCorpToken(query) ?? this.tokens.check(query);
     if (!('name' in app)) return app;
+    const untrusted = this.trustedIps.checkApp(app.name);
+    if (untrusted) return untrusted;
     return this.endpoints.dispatch({ method: record.method, path, query, headers: req.headers, body, app });
   }
 }
