@@ -22,7 +22,8 @@ async function measureMode(backgroundRefresh, { lifetimeS, delayMs, loadMs, perT
   const app = await bootContext([ScheduleModule.forRoot(), WeComTokenModule.forRoot(appOptions(sim, { backgroundRefresh }))]);
   try {
     const tokens = app.get(AccessTokenService);
-    if (tokens.backgroundRefreshActive !== backgroundRefresh) throw new Error(`boundary: backgroundRefreshActive is ${tokens.backgroundRefreshActive}, expected ${backgroundRefresh}`);
+    if (tokens.backgroundRefreshActive !== backgroundRefresh)
+      throw new Error(`boundary: backgroundRefreshActive is ${tokens.backgroundRefreshActive}, expected ${backgroundRefresh}`);
     await tokens.getToken();
     sim.resetCounters();
 
@@ -74,12 +75,19 @@ async function run(report) {
     perTick: 5,
     burst: size(200, 20),
   };
-  report.line(`  token lifetime ${params.lifetimeS} s, gettoken delay ${params.delayMs} ms, ${params.perTick} callers/ms for ${params.loadMs} ms, then idle ${params.lifetimeS * 1000 + 300} ms and a burst of ${params.burst}`);
+  report.line(
+    `  token lifetime ${params.lifetimeS} s, gettoken delay ${params.delayMs} ms, ${params.perTick} callers/ms for ${params.loadMs} ms, then idle ${params.lifetimeS * 1000 + 300} ms and a burst of ${params.burst}`,
+  );
   const on = await measureMode(true, params);
   const off = await measureMode(false, params);
   const fmt = (s) => `${fmtMs(s.p50)} / ${fmtMs(s.p99)} / ${fmtMs(s.max)}`;
-  for (const [label, r] of [['on', on], ['off', off]]) {
-    report.line(`  background refresh ${label}: ${r.refreshes} refreshes, ${fmtInt(r.samples)} calls; p50/p99/max at boundary ${fmt(r.at)} (n=${fmtInt(r.at.n)}), away ${fmt(r.away)} (n=${fmtInt(r.away.n)}); after idle ${fmt(r.idle)}`);
+  for (const [label, r] of [
+    ['on', on],
+    ['off', off],
+  ]) {
+    report.line(
+      `  background refresh ${label}: ${r.refreshes} refreshes, ${fmtInt(r.samples)} calls; p50/p99/max at boundary ${fmt(r.at)} (n=${fmtInt(r.at.n)}), away ${fmt(r.away)} (n=${fmtInt(r.away.n)}); after idle ${fmt(r.idle)}`,
+    );
   }
   const check = (r) => r.at.n > 0 && r.away.n > 0;
   if (!check(on) || !check(off)) throw new Error('boundary: no callers at a refresh or none away from one; the timing plan did not work out');

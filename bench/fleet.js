@@ -154,7 +154,12 @@ async function run(report) {
             const wave = await Promise.all(workers.map((w, i) => w.call('wave', { app, n: shares[i], body })));
             rounds.push({ ms: Math.max(...wave.map((r) => r.adoptedMs)), calls: sims[app].gettokenCalls('default'), failed: wave.reduce((n, r) => n + r.failed, 0) });
           }
-          result.even[app] = { ms: median(rounds.map((r) => r.ms)), all: rounds.map((r) => r.ms), calls: rounds.map((r) => r.calls), failed: rounds.reduce((n, r) => n + r.failed, 0) };
+          result.even[app] = {
+            ms: median(rounds.map((r) => r.ms)),
+            all: rounds.map((r) => r.ms),
+            calls: rounds.map((r) => r.calls),
+            failed: rounds.reduce((n, r) => n + r.failed, 0),
+          };
         }
         for (const app of ['locked', 'unlocked']) {
           const e = result.even[app];
@@ -165,7 +170,16 @@ async function run(report) {
         }
         const l = result.locked;
         const u = result.unlocked;
-        recovery.push({ p, even: result.even, locked: Math.max(...l.adoptedMs), unlocked: Math.max(...u.adoptedMs), lockedCold: l.coldMs, unlockedCold: u.coldMs, waveProbes: l.waveProbes, coldProbes: l.coldProbes });
+        recovery.push({
+          p,
+          even: result.even,
+          locked: Math.max(...l.adoptedMs),
+          unlocked: Math.max(...u.adoptedMs),
+          lockedCold: l.coldMs,
+          unlockedCold: u.coldMs,
+          waveProbes: l.waveProbes,
+          coldProbes: l.coldProbes,
+        });
         // Per process of the locked app: when the holder's announcement arrived, when the process held the new token,
         // how its waiter slept (pauses ended by the announcement / by the timer), its CPU and worst event-loop delay.
         const probeLine = (q) =>
@@ -179,7 +193,10 @@ async function run(report) {
           `wave ${r.waveCalls} gettoken (${r.waveFailed ? `${r.waveFailed} failed, ` : ''}every process on the new token after ${fmtMs(Math.max(...r.adoptedMs))}, all calls done after ${fmtMs(r.waveMs)})`;
         report.line(`  P=${p} × ${callers}: RedisTokenLock ${detail(l)}; in-process lock ${detail(u)}`);
         for (const f of [...l.failures, ...u.failures]) report.line(`    failure: ${f}`);
-        for (const [label, r] of [['RedisTokenLock', l], ['in-process lock', u]]) {
+        for (const [label, r] of [
+          ['RedisTokenLock', l],
+          ['in-process lock', u],
+        ]) {
           if (r.warnings.length === 0) continue;
           const distinct = [...new Set(r.warnings.map((w) => w.replace(/wwbench\w+/g, '<corp>')))];
           report.line(`    ${label}: ${r.warnedProcesses} of ${p} processes logged ${r.warnings.length} warning(s), e.g. ${distinct[0].slice(0, 220)}`);

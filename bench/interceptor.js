@@ -81,7 +81,13 @@ async function run(report) {
     const steps = {
       'axios, token appended to the URL': handPost,
       'axios, arraybuffer response + JSON.parse (as the client reads)': async () => {
-        const res = await raw.request({ method: 'POST', url: `${PATH}?access_token=${encodeURIComponent(token)}`, data: body, responseType: 'arraybuffer', transformResponse: [(d) => d] });
+        const res = await raw.request({
+          method: 'POST',
+          url: `${PATH}?access_token=${encodeURIComponent(token)}`,
+          data: body,
+          responseType: 'arraybuffer',
+          transformResponse: [(d) => d],
+        });
         const data = JSON.parse(Buffer.from(res.data).toString('utf8'));
         if (data.errcode !== 0) throw new Error(`message/send answered ${data.errcode}`);
       },
@@ -131,11 +137,11 @@ async function run(report) {
       const us = (k) => `${attribution[k] >= 0 ? '+' : ''}${attribution[k].toFixed(0)} µs`;
       why =
         `client CPU ${oCpu.toFixed(0)} against ${bCpu.toFixed(0)} µs per request (${fmtRatio(cpuRatio)}, target 1.10×; req/s overhead ${(overhead * 100).toFixed(1)}%). ` +
-          `Attribution against axios with the token in the URL: WeComClient.post ${us('WeComClient.post')}, of which ` +
-          `the interceptor on the bare axios instance ${us('client.http.axiosRef.post (interceptor, no Observable)')} ` +
-          `(for scale: @nestjs/axios' Observable path alone costs ${us('HttpService.post (Observable + CancelToken), token in URL')}, which WeComClient ` +
-          `avoids by calling its axios instance directly), and the arraybuffer response with our own JSON decoding ${us('axios, arraybuffer response + JSON.parse (as the client reads)')}. ` +
-          `Profile: \`node bench/interceptor.js --profile\`.`;
+        `Attribution against axios with the token in the URL: WeComClient.post ${us('WeComClient.post')}, of which ` +
+        `the interceptor on the bare axios instance ${us('client.http.axiosRef.post (interceptor, no Observable)')} ` +
+        `(for scale: @nestjs/axios' Observable path alone costs ${us('HttpService.post (Observable + CancelToken), token in URL')}, which WeComClient ` +
+        `avoids by calling its axios instance directly), and the arraybuffer response with our own JSON decoding ${us('axios, arraybuffer response + JSON.parse (as the client reads)')}. ` +
+        `Profile: \`node bench/interceptor.js --profile\`.`;
       report.note(why);
     }
     report.row({
@@ -226,15 +232,20 @@ async function profile() {
               ? url.split('node_modules/').pop().split('/')[0]
               : url.startsWith('node:')
                 ? url.replace(/^node:internal\//, 'node:').split('/')[0]
-                : functionName.startsWith('(') ? functionName : '(native/GC)';
+                : functionName.startsWith('(')
+                  ? functionName
+                  : '(native/GC)';
         byPlace[place] ??= { ours: 0, axios: 0 };
         byPlace[place][name] += us;
       }
     }
     const show = (title, table, limit) => {
       console.log(`\n${title} (µs of self time per request; ours, axios, difference)`);
-      const rows = Object.entries(table).sort((a, b) => b[1].ours - b[1].axios - (a[1].ours - a[1].axios)).slice(0, limit);
-      for (const [k, v] of rows) console.log(`  ${v.ours.toFixed(1).padStart(6)} ${v.axios.toFixed(1).padStart(6)} ${(v.ours - v.axios >= 0 ? '+' : '') + (v.ours - v.axios).toFixed(1).padStart(5)}  ${k}`);
+      const rows = Object.entries(table)
+        .sort((a, b) => b[1].ours - b[1].axios - (a[1].ours - a[1].axios))
+        .slice(0, limit);
+      for (const [k, v] of rows)
+        console.log(`  ${v.ours.toFixed(1).padStart(6)} ${v.axios.toFixed(1).padStart(6)} ${(v.ours - v.axios >= 0 ? '+' : '') + (v.ours - v.axios).toFixed(1).padStart(5)}  ${k}`);
     };
     show('by place', byPlace, 15);
     show('by function, largest differences', byFunction, 30);

@@ -5,7 +5,7 @@
  *
  *   node bench/run.js            full sizes (a few minutes on 2 cores)
  *   node bench/run.js --smoke    tiny sizes, every part, a few seconds; BENCH_SMOKE=1 does the same
- *   node bench/run.js --only=hot,herd   a subset (keys: hot, herd, interceptor, boundary, fleet, scale, tickets, tenants)
+ *   node bench/run.js --only=hot,herd   a subset (keys: hot, herd, interceptor, boundary, fleet, scale, tickets, tenants, identity, egress)
  *
  * Every part runs on the Node running this script and then, in a child process, on each further Node binary: those
  * in BENCH_NODES (colon-separated paths), else Node 24 from the npm registry where it is installed
@@ -78,6 +78,9 @@ const PARTS = [
   { key: 'scale', title: '6. scale', module: './scale' },
   { key: 'tickets', title: '7. tickets', module: './tickets' },
   { key: 'tenants', title: '8. tenants', module: './tenants' },
+  { key: 'callbacks', title: '9. callbacks', module: './callbacks' },
+  { key: 'identity', title: '10. identity', module: './identity' },
+  { key: 'egress', title: '11. egress', module: './egress' },
 ];
 
 function machine() {

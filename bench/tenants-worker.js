@@ -97,19 +97,22 @@ async function main() {
   }
   const s = config.suite;
   const logger = new CountingLogger();
-  const app = await bootContext([
-    WeComSuiteModule.forRoot({
-      suiteId: s.suiteId,
-      suiteSecret: s.suiteSecret,
-      callbackToken: s.callbackToken,
-      encodingAESKey: s.encodingAESKey,
-      permanentCodes: codes,
-      baseUrl: config.baseUrl,
-      timeoutMs: config.timeoutMs || 10_000,
-      ...(shared.cache ? { cache: shared.cache, lock: shared.lock } : {}),
-    }),
-    WeComTokenModule.forRoot({ corpId: config.corpId, secret: config.secret, baseUrl: config.baseUrl }),
-  ], logger);
+  const app = await bootContext(
+    [
+      WeComSuiteModule.forRoot({
+        suiteId: s.suiteId,
+        suiteSecret: s.suiteSecret,
+        callbackToken: s.callbackToken,
+        encodingAESKey: s.encodingAESKey,
+        permanentCodes: codes,
+        baseUrl: config.baseUrl,
+        timeoutMs: config.timeoutMs || 10_000,
+        ...(shared.cache ? { cache: shared.cache, lock: shared.lock } : {}),
+      }),
+      WeComTokenModule.forRoot({ corpId: config.corpId, secret: config.secret, baseUrl: config.baseUrl }),
+    ],
+    logger,
+  );
   if (shared.keyv) {
     // Connect both Redis clients before anything is measured.
     await shared.keyv.get('wecom:bench:warm-up');

@@ -93,7 +93,9 @@ async function run(report) {
     const warm = await one.call('warm', { time: size(400, 15), rounds: size(9, 1) }, 300_000);
     const afterWarm = await sim.call('serviceCounters');
     if (afterWarm.corpToken !== afterHand.corpToken) throw new Error('tenants: a warm getCorpToken() fetched');
-    report.line(`  warm ns/op, round robin over ${fmtInt(corps)} corps: getCorpToken ${fmtNs(warm.getCorpToken)}, floor ${fmtNs(warm['floor (a)'])}, getToken ${fmtNs(warm.getToken)}`);
+    report.line(
+      `  warm ns/op, round robin over ${fmtInt(corps)} corps: getCorpToken ${fmtNs(warm.getCorpToken)}, floor ${fmtNs(warm['floor (a)'])}, getToken ${fmtNs(warm.getToken)}`,
+    );
     report.row({
       figure: `getCorpToken() warm, round robin over ${fmtInt(corps)} corps, vs (a) floor`,
       ours: fmtNs(warm.getCorpToken),
@@ -146,7 +148,9 @@ async function run(report) {
     if (fleetCalls !== corps || fleetFailed > 0) {
       const logged = {};
       for (const r of fleet) for (const [k, n] of Object.entries(r.logged)) logged[k] = (logged[k] || 0) + n;
-      const top = Object.entries(logged).sort((a, b) => b[1] - a[1]).slice(0, 3);
+      const top = Object.entries(logged)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3);
       report.note(
         `fleet of ${p}: ${fmtInt(fleetCalls)} get_corp_token calls for ${fmtInt(corps)} corps and ${fleetFailed} failed callers. The processes logged ` +
           `${top.map(([k, n]) => `${fmtInt(n)} × "${k}"`).join(', ')}. Each corp's whole load (cache read, lease, request, write) runs ` +

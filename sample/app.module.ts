@@ -8,9 +8,11 @@ import { IdentityController } from './identity.controller';
 import { JssdkController } from './jssdk.controller';
 import { InMemoryPermanentCodeStore } from './in-memory-permanent-code.store';
 import { SAMPLE_PERMANENT_CODES, SuiteCallbackController } from './suite-callback.controller';
+import { AppCallbackController, SampleCallbackHandlers } from './app-callback.controller';
 import { OnDemandMetricReader, SAMPLE_METRIC_READER } from './metrics';
 import { ObservabilityController } from './observability.controller';
 import { SAMPLE_SIMULATOR, SimulatorDebugController } from './simulator-debug.controller';
+import { TenantTable, TenantsController } from './tenants.controller';
 import { WeComDemoController } from './wecom-demo.controller';
 import { WeComDemoService } from './wecom-demo.service';
 
@@ -25,6 +27,8 @@ export interface SampleWeComSettings {
   loginBaseUrl?: string;
   /** Key material of the session cookie (WECOM_SESSION_SECRET); default: derived from the app's secret. */
   sessionSecret?: string;
+  /** The app's 接收消息 Token and EncodingAESKey (WECOM_CALLBACK_TOKEN, WECOM_CALLBACK_AES_KEY): serves /wecom/callback. */
+  callback?: { token: string; encodingAESKey: string };
 }
 
 /** A third-party suite (服务商) of the sample: from the simulator, or from WECOM_SUITE_* for real WeCom. */
@@ -56,10 +60,20 @@ export interface SampleExtras {
 @Module({})
 export class AppModule {
   static register(settings: SampleWeComSettings, extras: SampleExtras): DynamicModule {
-    const controllers: Type[] = [WeComDemoController, JssdkController, ObservabilityController, IdentityController];
+    const controllers: Type[] = [WeComDemoController, JssdkController, ObservabilityController, IdentityController, TenantsController];
     // WeComHealthIndicator is listed here, in a module that imports TerminusModule, as the indicator expects.
     const providers: Provider[] = [WeComDemoService, WeComHealthIndicator, { provide: SAMPLE_METRIC_READER, useValue: extras.metricReader }];
-    const imports: NonNullable<DynamicModule['imports']> = [];
+    // Many tenants: a table of customers' apps (here in memory, with the sample's own app as tenant 'demo') behind
+    // WeComAppRegistry; GET /tenants/demo/departments uses it, GET /tenants/other/… is a 404.
+    const tenants = new TenantTable();
+    tenants.set('demo', { corpId: settings.corpId, secret: settings.secret, ...(settings.agentId ? { agentId: settings.agentId } : {}) });
+    const imports: NonNullable<DynamicModule['imports']> = [
+      WeComTokenModule.forRegistry({ ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), loader: (key) => tenants.find(key) }),
+    ];
+    if (settings.callback) {
+      controllers.push(AppCallbackController);
+      providers.push(SampleCallbackHandlers);
+    }
     if (extras.suite) {
       const permanentCodes = new InMemoryPermanentCodeStore();
       imports.push(WeComSuiteModule.forRoot({ ...extras.suite, permanentCodes }));
@@ -85,6 +99,7 @@ export class AppModule {
             ...(settings.oauthBaseUrl ? { oauthBaseUrl: settings.oauthBaseUrl } : {}),
             ...(settings.loginBaseUrl ? { loginBaseUrl: settings.loginBaseUrl } : {}),
             ...(settings.sessionSecret ? { auth: { sessionSecret: settings.sessionSecret } } : {}),
+            ...(settings.callback ? { callback: settings.callback } : {}),
           }),
         }),
         ...imports,

@@ -41,7 +41,13 @@ async function settings(): Promise<{ settings: SampleWeComSettings; suite?: Samp
     logger.log(`using real WeCom for corp ${corpId}${baseUrl ? ` at ${baseUrl}` : ''}`);
     const suite = realSuite(baseUrl);
     const sessionSecret = process.env.WECOM_SESSION_SECRET;
-    return { settings: { corpId, secret, ...(agentId ? { agentId } : {}), ...(baseUrl ? { baseUrl } : {}), ...(sessionSecret ? { sessionSecret } : {}) }, ...(suite ? { suite } : {}) };
+    // The app's 接收消息 URL (/wecom/callback), when both of its settings are given.
+    const { WECOM_CALLBACK_TOKEN: token, WECOM_CALLBACK_AES_KEY: encodingAESKey } = process.env;
+    const callback = token && encodingAESKey ? { callback: { token, encodingAESKey } } : {};
+    return {
+      settings: { corpId, secret, ...(agentId ? { agentId } : {}), ...(baseUrl ? { baseUrl } : {}), ...(sessionSecret ? { sessionSecret } : {}), ...callback },
+      ...(suite ? { suite } : {}),
+    };
   }
   const simulator = await WeComSimulator.start();
   const app = simulator.app();
@@ -60,7 +66,20 @@ async function settings(): Promise<{ settings: SampleWeComSettings; suite?: Samp
   // The simulator's OAuth2 and login pages show a consent page (a button), as WeCom asks a member.
   simulator.oauth.setConsent('page');
   const pages = { oauthBaseUrl: simulator.baseUrl, loginBaseUrl: simulator.baseUrl };
-  return { settings: { corpId: simulator.corpId, secret: simulator.secretOf(), agentId: String(app.agentId), baseUrl: simulator.baseUrl, ...pages }, suite, simulator };
+  // The app's callback settings: what simulator.appCallbacks(...).deliver(...) signs and encrypts with.
+  const callbacks = simulator.appCallbacks({ agentId: app.agentId }).settings;
+  return {
+    settings: {
+      corpId: simulator.corpId,
+      secret: simulator.secretOf(),
+      agentId: String(app.agentId),
+      baseUrl: simulator.baseUrl,
+      ...pages,
+      callback: { token: callbacks.token, encodingAESKey: callbacks.encodingAESKey },
+    },
+    suite,
+    simulator,
+  };
 }
 
 async function demonstrate(demo: WeComDemoService, simulated: boolean): Promise<void> {
@@ -114,6 +133,17 @@ async function main(): Promise<void> {
     await app.listen(0, '127.0.0.1');
   });
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
+  if (simulator && suite) {
+    // What WeCom does for an installed suite (every 10 minutes): push a suite_ticket to its 指令回调 URL. Until one
+    // arrives, the suite has no token, and /health says so (40085).
+    const ticket = simulator.suiteCallback('suite_ticket');
+    const pushed = await fetch(`${url}/wecom/suite/callback?${new URLSearchParams(ticket.query).toString()}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml' },
+      body: ticket.body,
+    });
+    if (!pushed.ok) logger.warn(`the simulator's suite_ticket was refused by /wecom/suite/callback (HTTP ${pushed.status})`);
+  }
 
   try {
     await demonstrate(app.get(WeComDemoService), simulator !== undefined);

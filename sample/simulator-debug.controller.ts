@@ -55,6 +55,19 @@ export class SimulatorDebugController {
     const callback = this.simulator.suiteCallback(event as SuiteEvent, corpId !== undefined ? { corpId } : {});
     return { query: { ...callback.query }, body: callback.body, ...(callback.corpId !== undefined ? { corpId: callback.corpId } : {}) };
   }
+
+  /**
+   * `POST /simulator/app-callback` (JSON body `{ "content": … }`): the encrypted text message WeCom would POST to the
+   * app's callback URL (`/wecom/callback`), as `{ query, body }`. POST `body` (text/xml) there with `query`.
+   */
+  @Post('app-callback')
+  @HttpCode(200)
+  appCallback(@Body() options: { content?: unknown } | undefined): { query: Record<string, string>; body: string } {
+    const sender = this.simulator.appCallbacks({ agentId: this.simulator.app().agentId });
+    const content = typeof options?.content === 'string' ? options.content : 'hello';
+    const envelope = sender.envelope(sender.xml({ type: 'text', content }));
+    return { query: { ...envelope.query }, body: envelope.body };
+  }
 }
 
 /** The suite callbacks the simulator can build. */

@@ -19,9 +19,7 @@ describe('AccessTokenService against the simulator', () => {
   });
 
   async function boot(extra: Record<string, unknown> = {}): Promise<AccessTokenService> {
-    const booted = await bootContext([
-      WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl, retry: FAST_RETRY, ...extra }),
-    ]);
+    const booted = await bootContext([WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl, retry: FAST_RETRY, ...extra })]);
     app = booted.app;
     logger = booted.logger;
     return app.get(AccessTokenService);

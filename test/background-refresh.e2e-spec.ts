@@ -4,7 +4,6 @@ import { AccessTokenService, WeComTokenModule } from '../lib';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext, waitFor } from './support/app';
 
-
 describe('background refresh', () => {
   let sim: WeComSimulator;
   let app: INestApplicationContext | undefined;
@@ -57,7 +56,10 @@ describe('background refresh', () => {
   });
 
   it('backgroundRefresh: false sets no timer even with ScheduleModule', async () => {
-    ({ app } = await bootContext([ScheduleModule.forRoot(), WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl, backgroundRefresh: false })]));
+    ({ app } = await bootContext([
+      ScheduleModule.forRoot(),
+      WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl, backgroundRefresh: false }),
+    ]));
     await app.get(AccessTokenService).getToken();
     expect(app.get(SchedulerRegistry).getTimeouts()).toHaveLength(0);
   });

@@ -34,9 +34,7 @@ describe('WeComClient and AccessTokenInterceptor', () => {
 
   beforeEach(async () => {
     sim = await WeComSimulator.start();
-    ({ app, logger } = await bootContext([
-      WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), agentId: 1000002, baseUrl: sim.baseUrl, retry: FAST_RETRY }),
-    ]));
+    ({ app, logger } = await bootContext([WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), agentId: 1000002, baseUrl: sim.baseUrl, retry: FAST_RETRY })]));
     client = app.get(WeComClient);
     tokens = app.get(AccessTokenService);
   });
@@ -182,7 +180,9 @@ describe('WeComClient and AccessTokenInterceptor', () => {
     app.get(AccessTokenInterceptor).attach(own);
     await tokens.getToken();
     sim.revokeTokens();
-    const res = await new Promise<{ data: { userid: string } }>((resolve, reject) => own.get('/cgi-bin/user/get', { params: { userid: 'zhangsan' } }).subscribe({ next: resolve, error: reject }));
+    const res = await new Promise<{ data: { userid: string } }>((resolve, reject) =>
+      own.get('/cgi-bin/user/get', { params: { userid: 'zhangsan' } }).subscribe({ next: resolve, error: reject }),
+    );
     expect(res.data.userid).toBe('zhangsan');
     expect(sim.gettokenCalls()).toBe(2);
   });

@@ -101,7 +101,11 @@ function table(runtimes: Map<number, NodeRuntime> | undefined, totalMs: number):
   const head = MAJORS.map((major) => `Node ${runtimes?.get(major)?.version ?? major}`);
   const rows = ROWS.map((row) => {
     const label = `${row.label} [${row.consumer}]`;
-    return [label, cells.get(`${row.consumer} tsc`) ?? 'not run', ...MAJORS.map((major) => (row.nodes.includes(major) ? (cells.get(cellKey(row, major)) ?? 'not run') : 'not a row'))];
+    return [
+      label,
+      cells.get(`${row.consumer} tsc`) ?? 'not run',
+      ...MAJORS.map((major) => (row.nodes.includes(major) ? (cells.get(cellKey(row, major)) ?? 'not run') : 'not a row')),
+    ];
   });
   const all = [['consumer', 'tsc --noEmit', ...head], ...rows];
   const widths = all[0].map((_, i) => Math.max(...all.map((r) => r[i].length)));
@@ -134,21 +138,31 @@ describe('consumer applications, installed from the npm tarball, on Node 20, 22 
 
     afterAll(() => prepared?.release());
 
-    it('type-checks its application and tests with tsc --noEmit', async () => {
-      const result = await run(NPM, ['run', 'typecheck'], { cwd: prepared!.dir, timeoutMs: 5 * MINUTE });
-      cells.set(`${row.consumer} tsc`, result.code === 0 ? `pass ${(result.ms / 1000).toFixed(1)} s` : 'FAIL');
-      if (result.code !== 0) throw new Error(`tsc --noEmit in ${row.consumer} failed:\n${result.output}`);
-    }, 6 * MINUTE);
+    it(
+      'type-checks its application and tests with tsc --noEmit',
+      async () => {
+        const result = await run(NPM, ['run', 'typecheck'], { cwd: prepared!.dir, timeoutMs: 5 * MINUTE });
+        cells.set(`${row.consumer} tsc`, result.code === 0 ? `pass ${(result.ms / 1000).toFixed(1)} s` : 'FAIL');
+        if (result.code !== 0) throw new Error(`tsc --noEmit in ${row.consumer} failed:\n${result.output}`);
+      },
+      6 * MINUTE,
+    );
 
-    it.each(row.nodes)('runs its e2e on Node %s: forRoot, ScheduleModule, forRootAsync, WeComClient after a revocation, a named app', async (major) => {
-      const runtime = runtimes!.get(major)!;
-      cells.set(cellKey(row, major), 'FAIL');
-      const args = ['run', 'test:e2e', ...(row.runner === 'vitest' ? ['--', '--reporter=verbose'] : [])];
-      const result = await run(NPM, args, { cwd: prepared!.dir, env: envFor(runtime), timeoutMs: 5 * MINUTE });
-      console.log(`${row.consumer} on Node ${runtime.version} (${runtime.source}): exit ${result.code}, ${result.ms} ms (dependencies ${prepared!.dependencies})\n${testLines(result).join('\n')}`);
-      expectGreen(row, runtime, result);
-      const { passed, total } = counts(row.runner, result.output);
-      cells.set(cellKey(row, major), `pass ${passed}/${total} ${(result.ms / 1000).toFixed(1)} s`);
-    }, 6 * MINUTE);
+    it.each(row.nodes)(
+      'runs its e2e on Node %s: forRoot, ScheduleModule, forRootAsync, WeComClient after a revocation, a named app',
+      async (major) => {
+        const runtime = runtimes!.get(major)!;
+        cells.set(cellKey(row, major), 'FAIL');
+        const args = ['run', 'test:e2e', ...(row.runner === 'vitest' ? ['--', '--reporter=verbose'] : [])];
+        const result = await run(NPM, args, { cwd: prepared!.dir, env: envFor(runtime), timeoutMs: 5 * MINUTE });
+        console.log(
+          `${row.consumer} on Node ${runtime.version} (${runtime.source}): exit ${result.code}, ${result.ms} ms (dependencies ${prepared!.dependencies})\n${testLines(result).join('\n')}`,
+        );
+        expectGreen(row, runtime, result);
+        const { passed, total } = counts(row.runner, result.output);
+        cells.set(cellKey(row, major), `pass ${passed}/${total} ${(result.ms / 1000).toFixed(1)} s`);
+      },
+      6 * MINUTE,
+    );
   });
 });

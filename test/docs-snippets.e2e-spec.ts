@@ -23,7 +23,7 @@ const RUN_MARKER = '<!-- snippet: run -->';
  * Pages that other branches of this wave are writing: a link to one of them is not reported as broken while the
  * page is missing here. Empty this list once they have landed.
  */
-const PAGES_IN_FLIGHT = new Set(['docs/redis-topologies.md', 'docs/egress.md', 'docs/tenants.md', 'docs/identity.md', 'docs/callbacks.md']);
+const PAGES_IN_FLIGHT = new Set<string>();
 
 interface Block {
   /** README.md or docs/x.md. */
@@ -37,7 +37,12 @@ interface Block {
 
 /** README.md and every page of docs/, relative to ROOT. */
 function pages(): string[] {
-  const docs = existsSync(join(ROOT, 'docs')) ? readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`) : [];
+  const docs = existsSync(join(ROOT, 'docs'))
+    ? readdirSync(join(ROOT, 'docs'))
+        .filter((name) => name.endsWith('.md'))
+        .sort()
+        .map((name) => `docs/${name}`)
+    : [];
   return ['README.md', ...docs];
 }
 
@@ -52,7 +57,10 @@ function blocksOf(file: string): Block[] {
     const body: string[] = [];
     let j = i + 1;
     for (; j < lines.length && !new RegExp(`^\\s*${fence}\\s*$`).test(lines[j]); j++) body.push(lines[j].startsWith(indent) ? lines[j].slice(indent.length) : lines[j]);
-    const previous = lines.slice(0, i).reverse().find((line) => line.trim() !== '');
+    const previous = lines
+      .slice(0, i)
+      .reverse()
+      .find((line) => line.trim() !== '');
     blocks.push({ file, line: i + 1, language: language, code: body.join('\n'), runs: previous?.trim() === RUN_MARKER });
     i = j;
   }
@@ -68,7 +76,10 @@ function anchorsOf(file: string): Set<string> {
     if (/^\s*```/.test(line)) inFence = !inFence;
     const heading = !inFence && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!heading) continue;
-    const slug = heading[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const slug = heading[1]
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     anchors.add(count ? `${slug}-${count}` : slug);
@@ -114,7 +125,11 @@ describe('README.md and docs/', () => {
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
         if (/^[a-z]+:/i.test(target)) continue;
         const [path, anchor] = target.split('#') as [string, string | undefined];
-        const resolved = path ? relative(ROOT, join(ROOT, dirname(file), path)).split('\\').join('/') : file;
+        const resolved = path
+          ? relative(ROOT, join(ROOT, dirname(file), path))
+              .split('\\')
+              .join('/')
+          : file;
         if (!existsSync(join(ROOT, resolved))) {
           if (!PAGES_IN_FLIGHT.has(resolved)) broken.push(`${file}: (${target}) → no ${resolved}`);
           continue;
@@ -166,7 +181,9 @@ describe('every ```ts block of README.md and docs/, as pasted', () => {
       if (!ts.isExternalModule(source)) diagnostics.push(`${where(block)}: not a module (no import or export): give it the imports it needs`);
       for (const diagnostic of [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)]) {
         const { line } = source.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
-        diagnostics.push(`${block.file}:${block.line + 1 + line} (block at line ${block.line}): TS${diagnostic.code} ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`);
+        diagnostics.push(
+          `${block.file}:${block.line + 1 + line} (block at line ${block.line}): TS${diagnostic.code} ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`,
+        );
       }
       if (block.runs) {
         program.emit(source);
@@ -187,8 +204,12 @@ describe('every ```ts block of README.md and docs/, as pasted', () => {
     expect([...emitted.keys()].map((block) => block.file)).toEqual(expect.arrayContaining(['docs/testing.md']));
   });
 
-  it.each(tsBlocks.filter((block) => block.runs).map((block) => [where(block), block] as const))('%s runs to the end', async (_where, block) => {
-    const result = await run(process.execPath, [emitted.get(block)!], { cwd: project, timeoutMs: 60_000 });
-    expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({ code: 0, output: '' });
-  }, 90_000);
+  it.each(tsBlocks.filter((block) => block.runs).map((block) => [where(block), block] as const))(
+    '%s runs to the end',
+    async (_where, block) => {
+      const result = await run(process.execPath, [emitted.get(block)!], { cwd: project, timeoutMs: 60_000 });
+      expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({ code: 0, output: '' });
+    },
+    90_000,
+  );
 });

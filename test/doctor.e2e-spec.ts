@@ -84,7 +84,23 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
   /** Run the bin with only the given variables of ours set (the outer environment's WECOM_* and REDIS_URL removed). */
   async function doctor(vars: Record<string, string>, args: string[] = ['doctor', '--json']): Promise<RunResult> {
     const env = childEnv();
-    for (const key of ['WECOM_CORP_ID', 'WECOM_SECRET', 'WECOM_AGENT_ID', 'WECOM_BASE_URL', 'WECOM_PROXY', 'REDIS_URL', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']) delete env[key];
+    for (const key of [
+      'WECOM_CORP_ID',
+      'WECOM_SECRET',
+      'WECOM_AGENT_ID',
+      'WECOM_BASE_URL',
+      'WECOM_PROXY',
+      'REDIS_URL',
+      'HTTPS_PROXY',
+      'https_proxy',
+      'HTTP_PROXY',
+      'http_proxy',
+      'NO_PROXY',
+      'no_proxy',
+      'ALL_PROXY',
+      'all_proxy',
+    ])
+      delete env[key];
     const result = await run(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...env, WECOM_DOCTOR_TIMEOUT_MS: '3000', ...vars }, timeoutMs: 30_000 });
     outputs.push(result.output);
     expectNoneOf(result.output, [SECRET, CONTACTS_SECRET, REDIS_PASSWORD, PROXY_PASSWORD, PROXY_BASIC, ...sim.issuedTokens(), ...tickets]);
@@ -170,7 +186,11 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     expect(checks.gettoken.status).toBe('pass');
     // Reported right after gettoken.
     expect((JSON.parse(result.stdout) as Check[]).map((c) => c.check).slice(0, 4)).toEqual(['config', 'egress', 'gettoken', 'trusted-ip']);
-    expect(checks.egress).toMatchObject({ status: 'pass', ip: SEEN_IP, message: expect.stringContaining(`the trusted-IP rule refuses it (60020): add ${SEEN_IP} in 应用管理 → the app → 企业可信IP`) });
+    expect(checks.egress).toMatchObject({
+      status: 'pass',
+      ip: SEEN_IP,
+      message: expect.stringContaining(`the trusted-IP rule refuses it (60020): add ${SEEN_IP} in 应用管理 → the app → 企业可信IP`),
+    });
   });
 
   it('explains a secret that is not an app secret (48002 on agent/get, contacts-sync secret)', async () => {
@@ -236,7 +256,11 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
   });
 
   it('refuses a secret on the command line, without echoing it', async () => {
-    for (const args of [['doctor', `--secret=${SECRET}`], ['doctor', '--corpsecret', SECRET], ['doctor', `--redis-url=redis://:${REDIS_PASSWORD}@h:6379`]]) {
+    for (const args of [
+      ['doctor', `--secret=${SECRET}`],
+      ['doctor', '--corpsecret', SECRET],
+      ['doctor', `--redis-url=redis://:${REDIS_PASSWORD}@h:6379`],
+    ]) {
       const result = await doctor(base(), args);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/^refused: --[a-z-]+ would put a secret on the command line, where every user of this machine sees it \(ps/);
@@ -244,11 +268,30 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
     expect(sim.gettokenCalls()).toBe(0);
   });
 
+  it('prints no piece of a secret: not of one given as a bare argument, nor of one in an errmsg that echoes the URL (redacted before the cut)', async () => {
+    const bare = await doctor(base(), ['doctor', SECRET]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(`an argument of ${SECRET.length} characters, not shown`);
+    const asCommand = await doctor(base(), [SECRET]);
+    expect(asCommand.code).toBe(2);
+    sim.failNext('gettoken', { kind: 'echo' });
+    const echoed = await doctor(base());
+    expect(parse(echoed).gettoken).toMatchObject({ status: 'fail', errcode: 40001, message: expect.stringContaining('corpsecret=[redacted]') });
+    for (const output of [bare.output, asCommand.output, echoed.output]) {
+      for (let i = 0; i + 8 <= SECRET.length; i++) expect(output).not.toContain(SECRET.slice(i, i + 8));
+    }
+  });
+
   it('reads the variables from --dotenv, and answers usage errors with exit code 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wecom-doctor-'));
     try {
       const file = join(dir, '.env');
-      writeFileSync(file, Object.entries(base()).map(([key, value]) => `${key}=${value}`).join('\n'));
+      writeFileSync(
+        file,
+        Object.entries(base())
+          .map(([key, value]) => `${key}=${value}`)
+          .join('\n'),
+      );
       const result = await doctor({}, ['doctor', '--json', '--dotenv', file]);
       expect(result.code).toBe(0);
       expect(parse(result).agent.status).toBe('pass');
@@ -273,7 +316,11 @@ describe('nestjs-wecom-token doctor (the built bin)', () => {
       const result = await doctor({ ...base(), WECOM_PROXY: proxy.url({ user: 'doctor', password: PROXY_PASSWORD }) });
       expect(result.code).toBe(0);
       const checks = parse(result);
-      expect(checks.egress).toMatchObject({ status: 'pass', ip: '127.0.0.2', message: expect.stringContaining(`(going out through the proxy http://${proxy.label} (WECOM_PROXY)); the trusted-IP rule passes`) });
+      expect(checks.egress).toMatchObject({
+        status: 'pass',
+        ip: '127.0.0.2',
+        message: expect.stringContaining(`(going out through the proxy http://${proxy.label} (WECOM_PROXY)); the trusted-IP rule passes`),
+      });
       expect(checks.config.message).toContain(`through the proxy http://${proxy.label} (WECOM_PROXY)`);
       // Every request of the doctor went through the proxy; the egress probe is one of them and carries no credential.
       expect(new Set(sim.requests.map((r) => r.peer))).toEqual(new Set(['127.0.0.2']));

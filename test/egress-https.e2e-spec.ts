@@ -105,7 +105,7 @@ describeTls('egress to HTTPS targets through CONNECT tunnels (built package, own
     expect(result.inspected).toContain(proxy.label);
   });
 
-  it('omitted option: the environment\'s HTTPS_PROXY tunnels too; `proxy: false` ignores it', async () => {
+  it("omitted option: the environment's HTTPS_PROXY tunnels too; `proxy: false` ignores it", async () => {
     const env = { HTTPS_PROXY: proxy.url({ user: PROXY_USER, password: PROXY_PASSWORD }) };
     const viaEnv = await worker({ scenario: 'one-call' }, env);
     expect(viaEnv.result.errors).toEqual([]);

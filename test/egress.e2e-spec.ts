@@ -10,16 +10,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { createCache } from 'cache-manager';
 import { inspect } from 'node:util';
 import axios from 'axios';
-import {
-  AccessTokenInterceptor,
-  AccessTokenService,
-  JsapiTicketService,
-  SuiteService,
-  WeComClient,
-  WeComSuiteModule,
-  WeComTokenModule,
-  WeComTransportError,
-} from '../lib/index';
+import { AccessTokenInterceptor, AccessTokenService, JsapiTicketService, SuiteService, WeComClient, WeComSuiteModule, WeComTokenModule, WeComTransportError } from '../lib/index';
 import type { PermanentCodeStore, WeComTokenModuleOptions } from '../lib/index';
 import { getWeComHttpServiceName } from '../lib/app/wecom-token.providers';
 import { getWeComConfigToken } from '../lib/app/wecom-token.tokens';
@@ -116,7 +107,16 @@ describe('egress through a forward proxy (plain-HTTP targets, absolute form)', (
     const res = await http.axiosRef.get('/cgi-bin/department/list');
     expect((res.data as { errcode: number }).errcode).toBe(0);
 
-    for (const path of ['/cgi-bin/gettoken', '/cgi-bin/get_jsapi_ticket', '/cgi-bin/ticket/get', '/cgi-bin/user/get', '/cgi-bin/message/send', '/cgi-bin/media/upload', '/cgi-bin/media/get', '/cgi-bin/department/list']) {
+    for (const path of [
+      '/cgi-bin/gettoken',
+      '/cgi-bin/get_jsapi_ticket',
+      '/cgi-bin/ticket/get',
+      '/cgi-bin/user/get',
+      '/cgi-bin/message/send',
+      '/cgi-bin/media/upload',
+      '/cgi-bin/media/get',
+      '/cgi-bin/department/list',
+    ]) {
       expect({ path, proxied: proxy.forwarded(path) }).toEqual({ path, proxied: 1 });
     }
     expectAllThroughProxy();
@@ -163,7 +163,14 @@ describe('egress through a forward proxy (plain-HTTP targets, absolute form)', (
     await suite.suiteClient.post('/cgi-bin/service/get_corp_token', { auth_corpid: auth.corpId, permanent_code: codes.codes.get(auth.corpId!) });
     await suite.providerClient.get('/cgi-bin/department/list').catch(() => undefined);
 
-    for (const path of ['/cgi-bin/service/get_suite_token', '/cgi-bin/service/get_permanent_code', '/cgi-bin/service/get_provider_token', '/cgi-bin/service/get_corp_token', '/cgi-bin/user/get', '/cgi-bin/department/list']) {
+    for (const path of [
+      '/cgi-bin/service/get_suite_token',
+      '/cgi-bin/service/get_permanent_code',
+      '/cgi-bin/service/get_provider_token',
+      '/cgi-bin/service/get_corp_token',
+      '/cgi-bin/user/get',
+      '/cgi-bin/department/list',
+    ]) {
       expect({ path, proxied: proxy.forwarded(path) > 0 }).toEqual({ path, proxied: true });
     }
     expectAllThroughProxy();
@@ -182,7 +189,20 @@ describe('egress through a forward proxy (plain-HTTP targets, absolute form)', (
     // Everything that holds the proxy: config, services, client, its HttpService and axios defaults (the agents).
     const http = ctx.get<HttpService>(getWeComHttpServiceName());
     const res = await http.axiosRef.get('/cgi-bin/department/list');
-    const captured = everything([logger.lines.join('\n'), ctx.get(getWeComConfigToken()), tokens, client, tickets, http, http.axiosRef.defaults, http.axiosRef.defaults.httpAgent, res, res.config, res.request, tokens.egress]);
+    const captured = everything([
+      logger.lines.join('\n'),
+      ctx.get(getWeComConfigToken()),
+      tokens,
+      client,
+      tickets,
+      http,
+      http.axiosRef.defaults,
+      http.axiosRef.defaults.httpAgent,
+      res,
+      res.config,
+      res.request,
+      tokens.egress,
+    ]);
     expectNoneOf(captured, [PROXY_PASSWORD, PROXY_BASIC, encodeURIComponent(PROXY_PASSWORD)]);
     expect(inspect(http.axiosRef.defaults.httpAgent)).toContain(proxy.label);
   });

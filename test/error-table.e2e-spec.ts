@@ -34,7 +34,15 @@ describe('the error table', () => {
 
   async function boot(options: Record<string, unknown> = {}, name = 'default') {
     const booted = await bootContext([
-      WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(name), baseUrl: sim.baseUrl, retry: FAST_RETRY, timeoutMs: 500, ...(name === 'default' ? {} : { name }), ...options }),
+      WeComTokenModule.forRoot({
+        corpId: sim.corpId,
+        secret: sim.secretOf(name),
+        baseUrl: sim.baseUrl,
+        retry: FAST_RETRY,
+        timeoutMs: 500,
+        ...(name === 'default' ? {} : { name }),
+        ...options,
+      }),
     ]);
     app = booted.app;
     logger = booted.logger;

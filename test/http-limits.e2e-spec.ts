@@ -358,7 +358,7 @@ describe('HTTP limits against hostile servers', () => {
   describe('download(): an error only when the body is JSON with a non-zero errcode', () => {
     const files: Record<string, { type: string; body: string | Buffer; disposition?: string }> = {
       '/text': { type: 'text/plain; charset=utf-8', body: 'hello, not JSON', disposition: 'attachment; filename="100%.txt"' },
-      '/csv': { type: 'text/csv', body: 'a,b\n1,2\n', disposition: "attachment; filename*=UTF-8''%E6%8A%A5%E5%91%8A.csv; filename=\"report.csv\"" },
+      '/csv': { type: 'text/csv', body: 'a,b\n1,2\n', disposition: 'attachment; filename*=UTF-8\'\'%E6%8A%A5%E5%91%8A.csv; filename="report.csv"' },
       '/json-file': { type: 'application/json', body: '{"rows":[1,2,3]}', disposition: 'attachment; filename="../../data.json"' },
       '/json-ok': { type: 'application/json', body: '{"errcode":0,"errmsg":"ok","rows":[]}' },
       '/json-array': { type: 'application/json', body: '[{"errcode":40007}]' },

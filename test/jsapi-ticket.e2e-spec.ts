@@ -36,7 +36,7 @@ describe('JsapiTicketService', () => {
     return app.get(JsapiTicketService);
   }
 
-  it('jsapiSignature matches WeCom\'s published example', () => {
+  it("jsapiSignature matches WeCom's published example", () => {
     expect(
       jsapiSignature({
         ticket: 'sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg',
@@ -118,7 +118,7 @@ describe('JsapiTicketService', () => {
     expect(logger.matching(/^error .*45009/).length).toBeGreaterThan(0);
   });
 
-  it('the simulator\'s hourly limit (45009 past it) is met with one error, not a loop', async () => {
+  it("the simulator's hourly limit (45009 past it) is met with one error, not a loop", async () => {
     sim.setTicketLimits({ perApp: 3, perCorp: 400 });
     const tickets = await boot({ rateLimitCooldownMs: 60_000 });
     for (let i = 0; i < 3; i++) {

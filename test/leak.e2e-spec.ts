@@ -23,7 +23,17 @@ it('no secret and no whole token in any log line or error of a fault-injection r
   const { app, logger } = await bootContext([
     ScheduleModule.forRoot(),
     CacheModule.register({ isGlobal: true }),
-    WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl, agentId: 1000002, timeoutMs: 300, retry: { attempts: 1 }, errorCooldownMs: 0, rateLimitCooldownMs: 0, failureCooldownMs: 0 }),
+    WeComTokenModule.forRoot({
+      corpId: sim.corpId,
+      secret: sim.secretOf(),
+      baseUrl: sim.baseUrl,
+      agentId: 1000002,
+      timeoutMs: 300,
+      retry: { attempts: 1 },
+      errorCooldownMs: 0,
+      rateLimitCooldownMs: 0,
+      failureCooldownMs: 0,
+    }),
     WeComTokenModule.forRoot({ name: 'contacts', corpId: sim.corpId, secret: sim.secretOf('contacts'), baseUrl: sim.baseUrl, timeoutMs: 300, retry: { attempts: 1 } }),
   ]);
   const errors: unknown[] = [];
@@ -36,13 +46,31 @@ it('no secret and no whole token in any log line or error of a fault-injection r
     app.get(AccessTokenInterceptor).attach(own);
 
     // One attempt per fault: the fetch budget (10 gettoken requests in 60 s) leaves room for the rest of the run.
-    for (const fault of [{ errcode: 45009 }, { errcode: 40001 }, { errcode: 40013 }, { kind: 'drop' }, { kind: 'html-502' }, { kind: 'truncated-json' }, { kind: 'hang' }, { errcode: -1 }] as const) {
+    for (const fault of [
+      { errcode: 45009 },
+      { errcode: 40001 },
+      { errcode: 40013 },
+      { kind: 'drop' },
+      { kind: 'html-502' },
+      { kind: 'truncated-json' },
+      { kind: 'hang' },
+      { errcode: -1 },
+    ] as const) {
       sim.failNext('gettoken', fault, 2);
       await attempt(tokens.refresh());
       sim.clearFaults();
     }
     await attempt(tokens.getToken());
-    for (const fault of [{ kind: 'drop' }, { kind: 'html-502' }, { kind: 'truncated-json' }, { kind: 'hang' }, { errcode: 60020 }, { errcode: 48002 }, { errcode: 40014 }, { errcode: 41001 }] as const) {
+    for (const fault of [
+      { kind: 'drop' },
+      { kind: 'html-502' },
+      { kind: 'truncated-json' },
+      { kind: 'hang' },
+      { errcode: 60020 },
+      { errcode: 48002 },
+      { errcode: 40014 },
+      { errcode: 41001 },
+    ] as const) {
       sim.failNext('api', fault, 2);
       await attempt(client.get('/cgi-bin/user/get', { userid: 'zhangsan' }));
       await attempt(new Promise((resolve, reject) => own.get('/cgi-bin/department/list').subscribe({ next: resolve, error: reject })));

@@ -27,7 +27,10 @@ async function hammer(tokens: AccessTokenService, ms: number): Promise<{ ok: num
   await Promise.all(
     Array.from({ length: 20 }, async () => {
       while (Date.now() < until) {
-        await tokens.getToken().then(() => ok++, () => failed++);
+        await tokens.getToken().then(
+          () => ok++,
+          () => failed++,
+        );
         await new Promise((r) => setTimeout(r, 5));
       }
     }),
@@ -61,8 +64,20 @@ describe('limits', () => {
       ['expires_in missing', (res) => json(res, { errcode: 0, access_token: 'tok-no-lifetime-00000000000000' })],
       ['access_token missing', (res) => json(res, { errcode: 0, expires_in: 7200 })],
       ['errcode "40001" (a string)', (res) => json(res, { errcode: '40001', errmsg: 'weird' })],
-      ['an HTML page with 200', (res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html><body>portal login</body></html>'); }],
-      ['HTML 502', (res) => { res.writeHead(502, { 'content-type': 'text/html' }); res.end('<html>bad gateway</html>'); }],
+      [
+        'an HTML page with 200',
+        (res) => {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          res.end('<html><body>portal login</body></html>');
+        },
+      ],
+      [
+        'HTML 502',
+        (res) => {
+          res.writeHead(502, { 'content-type': 'text/html' });
+          res.end('<html>bad gateway</html>');
+        },
+      ],
       ['503 JSON', (res) => json(res, { message: 'maintenance' }, 503)],
       ['a dropped connection', (res) => res.socket?.destroy()],
       ['a JSON array', (res) => json(res, '[1,2,3]')],
@@ -271,7 +286,7 @@ describe('limits', () => {
     });
   });
 
-  describe('util.inspect and JSON of the module\'s objects', () => {
+  describe("util.inspect and JSON of the module's objects", () => {
     it('AccessTokenService shows a masked token only', async () => {
       const sim = await WeComSimulator.start();
       try {

@@ -146,10 +146,12 @@ describe('WeComTokenModule', () => {
     ];
     it.each(cases)('%s', async (_, patch, message) => {
       const options = { name: 'crm', corpId: 'wwcorp', secret, baseUrl: sim.baseUrl, ...patch } as WeComTokenModuleOptions;
-      const error = await Test.createTestingModule({ imports: [WeComTokenModule.forRoot(options)] }).compile().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await Test.createTestingModule({ imports: [WeComTokenModule.forRoot(options)] })
+        .compile()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(WeComConfigError);
       expect((error as Error).message).toMatch(message);
       expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain(secret);

@@ -39,7 +39,10 @@ describe('observability through the module', () => {
 
   it('channels: a fetch, a rejection (40014 on a business call) and a failed refresh while the token is still valid', async () => {
     sim.setTokenLifetime(2);
-    ({ app } = await bootContext([ScheduleModule.forRoot(), WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl, agentId: sim.app().agentId, retry: { attempts: 1 } })]));
+    ({ app } = await bootContext([
+      ScheduleModule.forRoot(),
+      WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl, agentId: sim.app().agentId, retry: { attempts: 1 } }),
+    ]));
     const tokens = app.get(AccessTokenService);
     await tokens.getToken();
     await app.get(JsapiTicketService).getCorpTicket();
@@ -49,11 +52,15 @@ describe('observability through the module', () => {
     await waitFor(() => seen.some((s) => s.channel === REFRESH_FAILED_CHANNEL), 3_000);
 
     const fetches = seen.filter((s) => s.channel === FETCH_CHANNEL).map((s) => s.message as Record<string, unknown>);
-    expect(fetches).toContainEqual(expect.objectContaining({ kind: 'access_token', corpId: sim.corpId, app: 'default', outcome: 'ok', durationMs: expect.any(Number), expiresAt: expect.any(Number) }));
+    expect(fetches).toContainEqual(
+      expect.objectContaining({ kind: 'access_token', corpId: sim.corpId, app: 'default', outcome: 'ok', durationMs: expect.any(Number), expiresAt: expect.any(Number) }),
+    );
     expect(fetches).toContainEqual(expect.objectContaining({ kind: 'jsapi_ticket', outcome: 'ok' }));
     expect(fetches).toContainEqual(expect.objectContaining({ kind: 'access_token', outcome: 'error' }));
     expect(seen.filter((s) => s.channel === REJECTED_CHANNEL).map((s) => s.message)).toContainEqual({ kind: 'access_token', corpId: sim.corpId, app: 'default', errcode: 40014 });
-    expect(seen.find((s) => s.channel === REFRESH_FAILED_CHANNEL)!.message).toEqual(expect.objectContaining({ kind: 'access_token', app: 'default', error: expect.stringMatching(/502/), validForMs: expect.any(Number) }));
+    expect(seen.find((s) => s.channel === REFRESH_FAILED_CHANNEL)!.message).toEqual(
+      expect.objectContaining({ kind: 'access_token', app: 'default', error: expect.stringMatching(/502/), validForMs: expect.any(Number) }),
+    );
     expectNoneOf(JSON.stringify(seen), [sim.secretOf(), ...sim.issuedTokens(), ...sim.issuedTickets('corp')]);
   });
 
@@ -66,8 +73,14 @@ describe('observability through the module', () => {
       await app.get(AccessTokenService).getToken();
       sim.revokeTokens();
       await app.get(WeComClient).get('/cgi-bin/department/list');
-      expect(await reader.points('wecom.credential.fetches')).toContainEqual({ attributes: expect.objectContaining({ 'wecom.kind': 'access_token', 'wecom.app': 'default', 'wecom.outcome': 'ok' }), value: 2 });
-      expect(await reader.points('wecom.credential.rejections')).toContainEqual({ attributes: expect.objectContaining({ 'wecom.kind': 'access_token', 'wecom.app': 'default' }), value: 1 });
+      expect(await reader.points('wecom.credential.fetches')).toContainEqual({
+        attributes: expect.objectContaining({ 'wecom.kind': 'access_token', 'wecom.app': 'default', 'wecom.outcome': 'ok' }),
+        value: 2,
+      });
+      expect(await reader.points('wecom.credential.rejections')).toContainEqual({
+        attributes: expect.objectContaining({ 'wecom.kind': 'access_token', 'wecom.app': 'default' }),
+        value: 1,
+      });
       const durations = await reader.points('wecom.credential.fetch.duration');
       expect(durations.length).toBeGreaterThan(0);
     } finally {
@@ -77,7 +90,7 @@ describe('observability through the module', () => {
     }
   });
 
-  it('events: the application\'s EventEmitter2 receives the same events; nothing is registered without it', async () => {
+  it("events: the application's EventEmitter2 receives the same events; nothing is registered without it", async () => {
     ({ app } = await bootContext([EventEmitterModule.forRoot(), WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl })]));
     const received: unknown[] = [];
     app.get(EventEmitter2).on('wecom.credential.fetch', (payload: unknown) => received.push(payload));

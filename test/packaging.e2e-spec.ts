@@ -96,7 +96,9 @@ describe('package manifest', () => {
   });
 
   it('optional peers are only loaded where their absence is handled', () => {
-    const optional = Object.entries(manifest.peerDependenciesMeta ?? {}).filter(([, meta]) => meta.optional).map(([name]) => name);
+    const optional = Object.entries(manifest.peerDependenciesMeta ?? {})
+      .filter(([, meta]) => meta.optional)
+      .map(([name]) => name);
     expect(optional).toEqual(expect.arrayContaining(['@nestjs/schedule', '@opentelemetry/api', '@nestjs/event-emitter', '@nestjs/terminus']));
     // A subpath that exists for one optional peer imports it at the top: only applications that use it load it.
     const subpathOf: Record<string, string> = { '@nestjs/terminus': 'dist/health/' };
@@ -158,7 +160,9 @@ describe('package manifest', () => {
       for (const condition of Object.values(manifest.exports[subpath] as Record<string, Record<string, string>>)) expect(Object.keys(condition)[0]).toBe('types');
     }
     // moduleResolution node10 knows no exports: typesVersions maps the subpaths to the same declarations.
-    expect(manifest.typesVersions).toEqual({ '*': Object.fromEntries(ENTRIES.filter(([subpath]) => subpath !== '.').map(([subpath, module]) => [subpath.slice(2), [`./dist/${module}.d.ts`]])) });
+    expect(manifest.typesVersions).toEqual({
+      '*': Object.fromEntries(ENTRIES.filter(([subpath]) => subpath !== '.').map(([subpath, module]) => [subpath.slice(2), [`./dist/${module}.d.ts`]])),
+    });
   });
 });
 
@@ -179,7 +183,10 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
 
   beforeAll(async () => {
     packed = await packTarball();
-    for (const [name, set] of [['types-min', (dir: string) => (nest11 = dir)], ['types-min-nest12', (dir: string) => (nest12 = dir)]] as const) {
+    for (const [name, set] of [
+      ['types-min', (dir: string) => (nest11 = dir)],
+      ['types-min-nest12', (dir: string) => (nest12 = dir)],
+    ] as const) {
       const prepared = await prepareConsumer(name, packed);
       releases.push(prepared.release);
       set(prepared.dir);
@@ -264,7 +271,9 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
       // The two builds export the same names (their declarations are emitted from the same sources).
       expect(imported.entries[id].importedKeys).toEqual(required.entries[id].requiredKeys);
     }
-    expect(required.entries[PACKAGE_NAME].requiredKeys).toEqual(expect.arrayContaining(['WeComTokenModule', 'AccessTokenService', 'WeComClient', 'AccessTokenInterceptor', 'WeComApiError', 'RedisTokenLock']));
+    expect(required.entries[PACKAGE_NAME].requiredKeys).toEqual(
+      expect.arrayContaining(['WeComTokenModule', 'AccessTokenService', 'WeComClient', 'AccessTokenInterceptor', 'WeComApiError', 'RedisTokenLock']),
+    );
     expect(required.entries[`${PACKAGE_NAME}/testing`].requiredKeys).toContain('WeComSimulator');
     for (const loading of [required, imported]) {
       expect(loading.warnings).toEqual([]);
@@ -289,16 +298,20 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     expect(loading.stderr.split(`[${DUAL_PACKAGE_WARNING}]`)).toHaveLength(2);
   });
 
-  it.each([20, 22, 24])('on Node %s with NestJS 12: require and import each load their own build, both together warn once', async (major) => {
-    const runtime = (await nodeRuntimes([major])).get(major)!;
-    const node = join(runtime.binDir, 'node');
-    const installed = realpathSync(join(nest12, 'node_modules', PACKAGE_NAME));
-    const [required, imported, both] = [await load(nest12, ['require'], node), await load(nest12, ['import'], node), await load(nest12, ['require', 'import'], node)];
-    expect(required.entries[PACKAGE_NAME].required).toBe(join(installed, 'dist/index.js'));
-    expect(imported.entries[PACKAGE_NAME].imported).toBe(join(installed, 'dist/esm/index.js'));
-    expect([required.warnings, imported.warnings]).toEqual([[], []]);
-    expect(both.warnings.map((w) => w.code)).toEqual([DUAL_PACKAGE_WARNING]);
-  }, 10 * MINUTE);
+  it.each([20, 22, 24])(
+    'on Node %s with NestJS 12: require and import each load their own build, both together warn once',
+    async (major) => {
+      const runtime = (await nodeRuntimes([major])).get(major)!;
+      const node = join(runtime.binDir, 'node');
+      const installed = realpathSync(join(nest12, 'node_modules', PACKAGE_NAME));
+      const [required, imported, both] = [await load(nest12, ['require'], node), await load(nest12, ['import'], node), await load(nest12, ['require', 'import'], node)];
+      expect(required.entries[PACKAGE_NAME].required).toBe(join(installed, 'dist/index.js'));
+      expect(imported.entries[PACKAGE_NAME].imported).toBe(join(installed, 'dist/esm/index.js'));
+      expect([required.warnings, imported.warnings]).toEqual([[], []]);
+      expect(both.warnings.map((w) => w.code)).toEqual([DUAL_PACKAGE_WARNING]);
+    },
+    10 * MINUTE,
+  );
 
   it('TypeScript resolves . and ./testing to the declarations of the build Node loads, for require and import, under every module resolution', () => {
     const installed = realpathSync(join(nest11, 'node_modules', PACKAGE_NAME));
@@ -316,7 +329,10 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
       const file = join(nest11, 'src', mode === ts.ModuleKind.ESNext ? 'consumer.mts' : 'consumer.cts');
       // node10 knows no exports (typesVersions: the CommonJS declarations); the others follow the condition.
       const build = mode === ts.ModuleKind.ESNext ? 'dist/esm' : 'dist';
-      for (const [id, target] of [[PACKAGE_NAME, 'index.d.ts'], [`${PACKAGE_NAME}/testing`, 'testing/index.d.ts']] as const) {
+      for (const [id, target] of [
+        [PACKAGE_NAME, 'index.d.ts'],
+        [`${PACKAGE_NAME}/testing`, 'testing/index.d.ts'],
+      ] as const) {
         const result = ts.resolveModuleName(id, file, { moduleResolution, module }, ts.sys, undefined, undefined, mode);
         const name = result.resolvedModule?.resolvedFileName;
         resolved[`${label}: ${id}`] = name && realpathSync(name);
@@ -384,11 +400,15 @@ describe('the packed package, as Node and TypeScript resolve it', () => {
     ['typescript', 'tsconfig.esm-node16.json'],
     ['typescript', 'tsconfig.esm-nodenext.json'],
     ['typescript-5.8', 'tsconfig.full-nodenext.json'],
-  ])('the declarations compile with NestJS 12 (%s, %s)', async (tscPackage, project) => {
-    const { version, output } = await tsc(nest12, tscPackage, project);
-    expect(version).toMatch(tscPackage === 'typescript' ? new RegExp(`^Version ${promisedTypeScript().replace('.', '\\.')}\\.`) : /^Version 5\.8\./);
-    expect(output).toBe('');
-  }, 5 * MINUTE);
+  ])(
+    'the declarations compile with NestJS 12 (%s, %s)',
+    async (tscPackage, project) => {
+      const { version, output } = await tsc(nest12, tscPackage, project);
+      expect(version).toMatch(tscPackage === 'typescript' ? new RegExp(`^Version ${promisedTypeScript().replace('.', '\\.')}\\.`) : /^Version 5\.8\./);
+      expect(output).toBe('');
+    },
+    5 * MINUTE,
+  );
 });
 
 describe('the packed tarball, as the tools library authors run before publishing see it', () => {
@@ -400,23 +420,35 @@ describe('the packed tarball, as the tools library authors run before publishing
 
   afterAll(() => packed?.remove());
 
-  it('@arethetypeswrong/cli finds no problem: every entry point is typed as the build each resolution loads', async () => {
-    const bin = join(ROOT, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
-    // Exit code 1 on any problem (profile strict: node10, node16 from CommonJS and from ES modules, bundler).
-    const result = await run(process.execPath, [bin, packed.tarball, '--format', 'ascii', '--no-color', '--no-emoji'], { cwd: ROOT, timeoutMs: 3 * MINUTE });
-    expect({ code: result.code, problems: result.output.includes('No problems found') }).toEqual({ code: 0, problems: true });
-    // It looked at every entry point (a tarball it could not read would have none to complain about).
-    for (const [subpath] of ENTRIES) {
-      const table = result.output.split(`"${specifierOf(subpath)}"\n`)[1]?.split('***')[0] ?? '';
-      expect({ subpath, table: table.trim().split('\n').map((line) => line.trim()) }).toEqual({
-        subpath,
-        table: ['node10: OK', 'node16 (from CJS): OK (CJS)', 'node16 (from ESM): OK (ESM)', 'bundler: OK'],
-      });
-    }
-  }, 5 * MINUTE);
+  it(
+    '@arethetypeswrong/cli finds no problem: every entry point is typed as the build each resolution loads',
+    async () => {
+      const bin = join(ROOT, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+      // Exit code 1 on any problem (profile strict: node10, node16 from CommonJS and from ES modules, bundler).
+      const result = await run(process.execPath, [bin, packed.tarball, '--format', 'ascii', '--no-color', '--no-emoji'], { cwd: ROOT, timeoutMs: 3 * MINUTE });
+      expect({ code: result.code, problems: result.output.includes('No problems found') }).toEqual({ code: 0, problems: true });
+      // It looked at every entry point (a tarball it could not read would have none to complain about).
+      for (const [subpath] of ENTRIES) {
+        const table = result.output.split(`"${specifierOf(subpath)}"\n`)[1]?.split('***')[0] ?? '';
+        expect({
+          subpath,
+          table: table
+            .trim()
+            .split('\n')
+            .map((line) => line.trim()),
+        }).toEqual({
+          subpath,
+          table: ['node10: OK', 'node16 (from CJS): OK (CJS)', 'node16 (from ESM): OK (ESM)', 'bundler: OK'],
+        });
+      }
+    },
+    5 * MINUTE,
+  );
 
-  it('publint finds no error, warning or suggestion in the tarball', async () => {
-    const script = `
+  it(
+    'publint finds no error, warning or suggestion in the tarball',
+    async () => {
+      const script = `
       import { readFileSync } from 'node:fs';
       import { publint } from 'publint';
       import { formatMessage } from 'publint/utils';
@@ -424,8 +456,10 @@ describe('the packed tarball, as the tools library authors run before publishing
       const tarball = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
       const { messages, pkg } = await publint({ pack: { tarball }, level: 'suggestion', strict: true });
       console.log(JSON.stringify({ name: pkg.name, messages: messages.map((m) => \`\${m.type} \${m.code}: \${formatMessage(m, pkg, { color: false })}\`) }));`;
-    const { stdout } = await runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeoutMs: 3 * MINUTE });
-    // The name shows publint read the tarball's package.json.
-    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ name: PACKAGE_NAME, messages: [] });
-  }, 5 * MINUTE);
+      const { stdout } = await runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeoutMs: 3 * MINUTE });
+      // The name shows publint read the tarball's package.json.
+      expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ name: PACKAGE_NAME, messages: [] });
+    },
+    5 * MINUTE,
+  );
 });

@@ -63,7 +63,10 @@ describe('tokens rejected as soon as they are fetched: the fetch budget holds (i
     await client.get('/cgi-bin/user/get', { userid: 'zhangsan' });
     expect(sim.gettokenCalls()).toBe(1);
     // The held token is a minute old (it lived) when WeCom revokes it. Only Date is moved: timers run for real.
-    jest.useFakeTimers({ now: clock + 61_000, doNotFake: ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'nextTick', 'queueMicrotask', 'performance', 'hrtime'] });
+    jest.useFakeTimers({
+      now: clock + 61_000,
+      doNotFake: ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'nextTick', 'queueMicrotask', 'performance', 'hrtime'],
+    });
     try {
       sim.revokeTokens();
       await expect(client.get('/cgi-bin/user/get', { userid: 'zhangsan' })).resolves.toBeDefined();

@@ -8,7 +8,10 @@ import { WeComSimulator } from '../lib/testing';
 
 const root = join(__dirname, '..');
 
-function runSample(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; line: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray> } {
+function runSample(
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; output: () => string; line: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray> } {
   const child = spawn(process.execPath, ['dist-sample/main.js', ...args], {
     cwd: root,
     env: { ...process.env, PORT: '0', NO_COLOR: '1', WECOM_CORP_ID: '', WECOM_SECRET: '', ...env },
@@ -22,8 +25,14 @@ function runSample(args: string[], env: Record<string, string> = {}): { child: C
       const deadline = Date.now() + timeoutMs;
       const poll = () => {
         const m = pattern.exec(text);
-        if (m) { resolve(m); return; }
-        if (Date.now() > deadline || child.exitCode !== null) { reject(new Error(`no line ${pattern} in:\n${text}`)); return; }
+        if (m) {
+          resolve(m);
+          return;
+        }
+        if (Date.now() > deadline || child.exitCode !== null) {
+          reject(new Error(`no line ${pattern} in:\n${text}`));
+          return;
+        }
         setTimeout(poll, 25);
       };
       poll();
@@ -32,7 +41,7 @@ function runSample(args: string[], env: Record<string, string> = {}): { child: C
 }
 
 /** A JSON body, typed loosely: these are assertions on what the sample answered. */
- 
+
 const json = async (res: Response | Promise<Response>): Promise<any> => (await res).json();
 
 describe('the sample application', () => {
@@ -86,18 +95,45 @@ describe('the sample application', () => {
     return run.output();
   }
 
+  it('many tenants: /tenants/:key/… through WeComAppRegistry; an unknown tenant is a 404 naming the key, quoted', async () => {
+    const out = await serving(async (url) => {
+      expect((await json(fetch(`${url}/tenants/demo/departments`))).department).toEqual(expect.arrayContaining([expect.objectContaining({ id: 1 })]));
+      const token = await json(fetch(`${url}/tenants/demo/token`));
+      expect(token).toEqual({ token: expect.stringMatching(/^\S{4}…\S{4}$/), held: true });
+      const unknown = await fetch(`${url}/tenants/${encodeURIComponent('nobody\nforged')}/token`);
+      expect(unknown.status).toBe(404);
+      expect((await json(unknown)).message).toContain('"nobody\\nforged"');
+    });
+    expect(out).not.toMatch(/sim-secret/);
+  });
+
   it('signs JS-SDK configs that the simulator verifies, refuses a bad url with 400, and serves the ww.register page', async () => {
     const out = await serving(async (url) => {
       const page = 'https://app.example.com/h5/index.html?from=menu&x=1#/detail';
       const corp = await json(fetch(`${url}/jssdk/config?url=${encodeURIComponent(page)}`));
-      expect(corp).toEqual({ corpId: expect.stringMatching(/^ww/), timestamp: expect.any(Number), nonceStr: expect.stringMatching(/^\S{16}$/), signature: expect.stringMatching(/^[0-9a-f]{40}$/) });
+      expect(corp).toEqual({
+        corpId: expect.stringMatching(/^ww/),
+        timestamp: expect.any(Number),
+        nonceStr: expect.stringMatching(/^\S{16}$/),
+        signature: expect.stringMatching(/^[0-9a-f]{40}$/),
+      });
       expect(Math.abs(corp.timestamp - Date.now() / 1000)).toBeLessThan(60);
       const agent = await json(fetch(`${url}/jssdk/agent-config?url=${encodeURIComponent(page)}`));
-      expect(agent).toEqual({ corpId: corp.corpId, agentId: expect.stringMatching(/^\d+$/), timestamp: expect.any(Number), nonceStr: expect.stringMatching(/^\S{16}$/), signature: expect.stringMatching(/^[0-9a-f]{40}$/) });
+      expect(agent).toEqual({
+        corpId: corp.corpId,
+        agentId: expect.stringMatching(/^\d+$/),
+        timestamp: expect.any(Number),
+        nonceStr: expect.stringMatching(/^\S{16}$/),
+        signature: expect.stringMatching(/^[0-9a-f]{40}$/),
+      });
       expect(agent.signature).not.toBe(corp.signature);
 
       const verify = (kind: string, signed: { nonceStr: string; timestamp: number; signature: string }, signedUrl = page) =>
-        json(fetch(`${url}/simulator/verify-signature?${new URLSearchParams({ kind, url: signedUrl, nonceStr: signed.nonceStr, timestamp: String(signed.timestamp), signature: signed.signature }).toString()}`));
+        json(
+          fetch(
+            `${url}/simulator/verify-signature?${new URLSearchParams({ kind, url: signedUrl, nonceStr: signed.nonceStr, timestamp: String(signed.timestamp), signature: signed.signature }).toString()}`,
+          ),
+        );
       expect(await verify('corp', corp)).toEqual({ valid: true });
       expect(await verify('agent', agent)).toEqual({ valid: true });
       // The other kind's ticket, or another page, does not verify: the check is not a rubber stamp.
@@ -152,7 +188,9 @@ describe('the sample application', () => {
       expect(health.status).toBe(200);
       const report = await json(health);
       expect(report.status).toBe('ok');
-      expect(report.details.wecom).toEqual(expect.objectContaining({ status: 'up', apps: { default: expect.objectContaining({ status: 'up', validForSeconds: expect.any(Number) }) } }));
+      expect(report.details.wecom).toEqual(
+        expect.objectContaining({ status: 'up', apps: { default: expect.objectContaining({ status: 'up', validForSeconds: expect.any(Number) }) } }),
+      );
 
       await json(fetch(`${url}/token`));
       const { metrics } = await json(fetch(`${url}/metrics`));
@@ -168,13 +206,31 @@ describe('the sample application', () => {
     });
   });
 
+  it("mounts the app's callback URL: a text message gets an encrypted passive reply, a tampered one is 400", async () => {
+    await serving(async (url) => {
+      const message = await json(
+        fetch(`${url}/simulator/app-callback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'hi' }) }),
+      );
+      const post = (query: Record<string, string>) =>
+        fetch(`${url}/wecom/callback?${new URLSearchParams(query).toString()}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: message.body as string });
+      const answer = await post(message.query);
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toMatch(/^<xml><Encrypt><!\[CDATA\[[A-Za-z0-9+/=]+\]\]><\/Encrypt><MsgSignature>/);
+      const sig = message.query.msg_signature as string;
+      const tampered = await post({ ...message.query, msg_signature: (sig[0] === 'a' ? 'b' : 'a') + sig.slice(1) });
+      expect(tampered.status).toBe(400);
+    });
+  });
+
   it('mounts a third-party suite callback: URL check, suite_ticket and create_auth over HTTP, then a corp call; a tampered callback is 400 and stores nothing', async () => {
     const out = await serving(async (url) => {
       const callback = `${url}/wecom/suite/callback`;
       const post = (query: Record<string, string>, body: string) =>
         fetch(`${callback}?${new URLSearchParams(query).toString()}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body });
       const simulated = async (event: string, corpId?: string): Promise<{ query: Record<string, string>; body: string; corpId?: string }> =>
-        json(fetch(`${url}/simulator/suite-callback/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(corpId ? { corpId } : {}) }));
+        json(
+          fetch(`${url}/simulator/suite-callback/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(corpId ? { corpId } : {}) }),
+        );
 
       // The URL check WeCom makes when the callback URL is saved: the decrypted echostr, as the whole body.
       const check = await json(fetch(`${url}/simulator/suite-url-verification`));
@@ -207,7 +263,10 @@ describe('the sample application', () => {
       expect(tampered.status).toBe(400);
       expect(await json(tampered)).toEqual(expect.objectContaining({ error: 'WeComCallbackError', reason: 'signature', message: expect.any(String) }));
       // The ciphertext changed under a valid signature is refused too.
-      const swapped = await post(forged.query, forged.body.replace(/<Encrypt><!\[CDATA\[(.)/, (_m, c: string) => `<Encrypt><![CDATA[${c === 'A' ? 'B' : 'A'}`));
+      const swapped = await post(
+        forged.query,
+        forged.body.replace(/<Encrypt><!\[CDATA\[(.)/, (_m, c: string) => `<Encrypt><![CDATA[${c === 'A' ? 'B' : 'A'}`),
+      );
       expect(swapped.status).toBe(400);
       expect((await json(fetch(`${url}/suite/corps`))).corps).toEqual([auth.corpId]);
       const notAuthorised = await fetch(`${url}/suite/corps/${forged.corpId}/users/zhangsan`);

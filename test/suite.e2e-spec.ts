@@ -143,7 +143,9 @@ describe('WeComSuiteModule against the simulator', () => {
     expect(sent[0]).toHaveProperty('suite_access_token', await suite.getSuiteToken());
     expect(sent[0]).not.toHaveProperty('access_token');
     sim.revokeSuiteTokens();
-    await expect(suite.suiteClient.post('/cgi-bin/service/get_corp_token', { auth_corpid: corpId, permanent_code: code })).resolves.toMatchObject({ access_token: expect.any(String) });
+    await expect(suite.suiteClient.post('/cgi-bin/service/get_corp_token', { auth_corpid: corpId, permanent_code: code })).resolves.toMatchObject({
+      access_token: expect.any(String),
+    });
     expect(sim.calls('/cgi-bin/service/get_suite_token')).toBe(2);
     expect(sim.calls('/cgi-bin/service/get_corp_token')).toBe(3);
   });
@@ -194,8 +196,11 @@ describe('WeComSuiteModule against the simulator', () => {
       plain[63] = 40;
       const cipher = createCipheriv('aes-256-cbc', aes, aes.subarray(0, 16)).setAutoPadding(false);
       const encrypt = Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64');
-      const query = { msg_signature: crypto.signature('1', '2', encrypt), timestamp: '1', nonce: '2' };
-      await expect(suite.handleCallback(query, `<xml><ToUserName><![CDATA[x]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`)).rejects.toMatchObject({ reason: 'padding' });
+      const ts = String(Math.floor(Date.now() / 1000));
+      const query = { msg_signature: crypto.signature(ts, '2', encrypt), timestamp: ts, nonce: '2' };
+      await expect(suite.handleCallback(query, `<xml><ToUserName><![CDATA[x]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`)).rejects.toMatchObject({
+        reason: 'padding',
+      });
     } finally {
       await otherSim.close();
     }
@@ -235,13 +240,21 @@ describe('WeComSuiteModule against the simulator', () => {
       await suite.getCorpToken(corpId!).catch((e: unknown) => errors.push(e));
       const s = sim.suite();
       const values = sim.issuedSuiteValues();
-      const secrets = [s.suiteSecret, s.callbackToken, s.encodingAESKey, sim.provider.secret, ...values.permanentCodes, ...values.authCodes, ...values.suiteTickets, ...values.suiteTokens, ...values.corpTokens, ...values.providerTokens];
-      const text = [
-        ...lines,
-        ...errors.map((e) => `${String(e)} ${inspect(e)} ${JSON.stringify(e)}`),
-        inspect(suite, { depth: 5, showHidden: true }),
-        JSON.stringify(suite),
-      ].join('\n');
+      const secrets = [
+        s.suiteSecret,
+        s.callbackToken,
+        s.encodingAESKey,
+        sim.provider.secret,
+        ...values.permanentCodes,
+        ...values.authCodes,
+        ...values.suiteTickets,
+        ...values.suiteTokens,
+        ...values.corpTokens,
+        ...values.providerTokens,
+      ];
+      const text = [...lines, ...errors.map((e) => `${String(e)} ${inspect(e)} ${JSON.stringify(e)}`), inspect(suite, { depth: 5, showHidden: true }), JSON.stringify(suite)].join(
+        '\n',
+      );
       expect(errors.length).toBeGreaterThanOrEqual(2);
       for (const secret of secrets) expect(text).not.toContain(secret);
     } finally {
@@ -252,7 +265,18 @@ describe('WeComSuiteModule against the simulator', () => {
   it('option validation names the option and the suite, never a value', async () => {
     const s = sim.suite();
     const build = (over: Record<string, unknown>) =>
-      Test.createTestingModule({ imports: [WeComSuiteModule.forRoot({ suiteId: s.suiteId, suiteSecret: s.suiteSecret, callbackToken: s.callbackToken, encodingAESKey: s.encodingAESKey, permanentCodes: codes, ...over })] }).compile();
+      Test.createTestingModule({
+        imports: [
+          WeComSuiteModule.forRoot({
+            suiteId: s.suiteId,
+            suiteSecret: s.suiteSecret,
+            callbackToken: s.callbackToken,
+            encodingAESKey: s.encodingAESKey,
+            permanentCodes: codes,
+            ...over,
+          }),
+        ],
+      }).compile();
     await expect(build({ suiteSecret: undefined })).rejects.toThrow(/option 'suiteSecret' of suite 'default' is missing/);
     await expect(build({ permanentCodes: {} })).rejects.toThrow(/permanentCodes/);
     await expect(build({ timeoutMs: -1 })).rejects.toThrow(/WeComSuiteModule: option 'timeoutMs' of suite 'default'/);

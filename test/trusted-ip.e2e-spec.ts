@@ -7,16 +7,7 @@
  */
 import { INestApplicationContext } from '@nestjs/common';
 import { createCache } from 'cache-manager';
-import {
-  AccessTokenService,
-  JsapiTicketService,
-  SuiteService,
-  WeComApiError,
-  WeComClient,
-  WeComSuiteModule,
-  WeComTokenModule,
-  WeComTrustedIpError,
-} from '../lib/index';
+import { AccessTokenService, JsapiTicketService, SuiteService, WeComApiError, WeComClient, WeComSuiteModule, WeComTokenModule, WeComTrustedIpError } from '../lib/index';
 import type { PermanentCodeStore, WeComTokenModuleOptions } from '../lib/index';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext, FAST_RETRY } from './support/app';
@@ -92,7 +83,14 @@ describe('trusted IPs: 60020 typed, with the IP and the list to fix', () => {
     const error = (await client.post('/cgi-bin/message/send', SEND).catch((e: unknown) => e)) as WeComTrustedIpError;
     expect(error).toBeInstanceOf(WeComTrustedIpError);
     expect(error).toBeInstanceOf(WeComApiError);
-    expect(error).toMatchObject({ name: 'WeComTrustedIpError', errcode: 60020, observedIp: '127.0.0.1', whitelist: 'app-trusted-ip', path: '/cgi-bin/message/send', app: 'default' });
+    expect(error).toMatchObject({
+      name: 'WeComTrustedIpError',
+      errcode: 60020,
+      observedIp: '127.0.0.1',
+      whitelist: 'app-trusted-ip',
+      path: '/cgi-bin/message/send',
+      app: 'default',
+    });
     expect(error.message).toContain('127.0.0.1');
     expect(error.message).toContain('企业可信IP');
     expect(error.hint).toContain('add 127.0.0.1');
@@ -147,7 +145,10 @@ describe('trusted IPs: 60020 typed, with the IP and the list to fix', () => {
     expect(codes.codes.has(corpId)).toBe(true);
     const corpToken = await service.getCorpToken(corpId);
     sim.setTrustedIps({ suite: sim.suite().suiteId }, ['127.0.0.2']);
-    const error = (await service.clientFor(corpId).post('/cgi-bin/message/send', SEND).catch((e: unknown) => e)) as WeComTrustedIpError;
+    const error = (await service
+      .clientFor(corpId)
+      .post('/cgi-bin/message/send', SEND)
+      .catch((e: unknown) => e)) as WeComTrustedIpError;
     expect(error).toMatchObject({ name: 'WeComTrustedIpError', corpId, observedIp: '127.0.0.1', whitelist: 'provider-ip-whitelist' });
     expect(await service.getCorpToken(corpId)).toBe(corpToken);
     expect(sim.calls('/cgi-bin/service/get_corp_token')).toBe(1);

@@ -12,6 +12,7 @@ import { resolveEgress, type WeComEgress } from '../http/egress.js';
 import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import { maskToken } from '../common/redaction.js';
+import { WeComShutdownError } from '../common/errors/wecom-shutdown.error.js';
 import { GETTOKEN_PATH, TOKEN_REJECTED_ERRCODES } from '../common/wecom-token.constants.js';
 import type { AppRef } from '../common/wecom-token.messages.js';
 import { credentialHttp, entryFromBody, requestCredential } from '../common/credential-request.js';
@@ -43,6 +44,11 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     readonly scheduler?: TimeoutRegistry,
     /** @internal A pooled egress (registry apps); by default the app's own, from its `proxy` option. */
     egress?: WeComEgress,
+    /**
+     * @internal What a failed fetch turns into (registry apps: a 40001 asks the registry's loader once more for a
+     * rotated secret and answers with the new app's token); by default the failure itself.
+     */
+    private readonly recover?: (error: unknown) => Promise<string>,
   ) {
     this.ref = { corpId: config.corpId, app: config.app };
     this.lock = config.lock ?? new InProcessTokenLock();
@@ -79,7 +85,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
       retry: config.retry,
       timeoutMs: config.timeoutMs,
       egress: this.egress.axios,
-      getToken: () => credential.get(),
+      getToken: () => this.getToken(),
       invalidate: (rejected) => credential.invalidate(rejected),
     };
   }
@@ -120,7 +126,11 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
    * one fetch.
    */
   getToken(): Promise<string> {
-    return this.credential.get();
+    const recover = this.recover;
+    if (!recover) return this.credential.get();
+    // A registry app replaced (a new secret) or evicted: its held token is not served; the registry answers.
+    if (this.credential.closed) return recover(new WeComShutdownError(this.ref, 'access_token'));
+    return this.credential.get().catch((error: unknown) => recover(error));
   }
 
   /** The held entry (token, expiry, fetch time), without I/O; undefined when none is held. */

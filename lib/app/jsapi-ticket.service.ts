@@ -35,6 +35,9 @@ export interface JsapiAgentConfigSignature extends JsapiConfigSignature {
   agentId: string;
 }
 
+/** @internal What the tickets need of the token they are fetched with (an app's, or an authorised corp's). */
+export type TicketTokenSource = Pick<AccessTokenService, 'egress' | 'cache' | 'lock' | 'scheduler' | 'getToken' | 'invalidate'>;
+
 /**
  * One app's JS-SDK tickets and signatures. Injected as `JsapiTicketService` for the default app,
  * `@InjectJsapiTicketService(name)` for a named one.
@@ -43,11 +46,18 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
   private readonly logger = new Logger(JsapiTicketService.name);
   private readonly corp: Credential;
   private readonly agent?: Credential;
+  /** The tickets the application has asked for: the ones the health indicator covers. */
+  private readonly asked = new Set<JsapiTicketKind>();
 
   /** @internal Built by `WeComTokenModule`. */
   constructor(
     private readonly config: WeComTokenConfig,
-    private readonly tokens: AccessTokenService,
+    private readonly tokens: TicketTokenSource,
+    /**
+     * @internal The agentid when it is known only later (an authorised corp's, kept from get_permanent_code): the
+     * agent ticket is then always set up, and the id is read when a signature needs it.
+     */
+    private readonly agentIdOf?: () => Promise<string | undefined>,
   ) {
     const http = credentialHttp(config.baseUrl, tokens.egress.axios);
     const keyPrefix = config.cacheKey.slice(0, -':access_token'.length);
@@ -59,18 +69,32 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
       lock: tokens.lock,
       ...(config.backgroundRefresh && tokens.scheduler ? { scheduler: tokens.scheduler } : {}),
     };
-    const fetcher = (req: CredentialRequest) => async (signal: AbortSignal): Promise<TokenEntry> => {
-      const fetchedAt = Date.now();
-      const body = await this.withToken((token) => requestCredential(http, ref, { ...req, params: { ...req.params, access_token: token } }, signal, config.timeoutMs));
-      return entryFromBody(ref, req, body, 'ticket', fetchedAt);
-    };
+    const fetcher =
+      (req: CredentialRequest) =>
+      async (signal: AbortSignal): Promise<TokenEntry> => {
+        const fetchedAt = Date.now();
+        const body = await this.withToken((token) => requestCredential(http, ref, { ...req, params: { ...req.params, access_token: token } }, signal, config.timeoutMs));
+        return entryFromBody(ref, req, body, 'ticket', fetchedAt);
+      };
     this.corp = new Credential(
-      { ...common, kind: 'jsapi_ticket', timerName: `WeComTicketRefresh(${config.app}:corp)`, cacheKey: `${keyPrefix}:jsapi_ticket`, fetchOnce: fetcher({ method: 'GET', path: JSAPI_TICKET_PATH }) },
+      {
+        ...common,
+        kind: 'jsapi_ticket',
+        timerName: `WeComTicketRefresh(${config.app}:corp)`,
+        cacheKey: `${keyPrefix}:jsapi_ticket`,
+        fetchOnce: fetcher({ method: 'GET', path: JSAPI_TICKET_PATH }),
+      },
       JsapiTicketService.name,
     );
-    if (config.agentId !== undefined) {
+    if (config.agentId !== undefined || agentIdOf) {
       this.agent = new Credential(
-        { ...common, kind: 'agent_ticket', timerName: `WeComTicketRefresh(${config.app}:agent)`, cacheKey: `${keyPrefix}:agent_ticket`, fetchOnce: fetcher({ method: 'GET', path: AGENT_TICKET_PATH, params: { type: 'agent_config' } }) },
+        {
+          ...common,
+          kind: 'agent_ticket',
+          timerName: `WeComTicketRefresh(${config.app}:agent)`,
+          cacheKey: `${keyPrefix}:agent_ticket`,
+          fetchOnce: fetcher({ method: 'GET', path: AGENT_TICKET_PATH, params: { type: 'agent_config' } }),
+        },
         JsapiTicketService.name,
       );
     }
@@ -83,6 +107,7 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
 
   /** The corp ticket (`/cgi-bin/get_jsapi_ticket`), for `wx.config` / `ww.register`'s getConfigSignature. */
   getCorpTicket(): Promise<string> {
+    this.asked.add('corp');
     return this.corp.get();
   }
 
@@ -94,6 +119,7 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
   /** The signature of `url` (its `#fragment` dropped) with the corp ticket: what `ww.register` / `wx.config` needs. */
   async signConfig(url: string): Promise<JsapiConfigSignature> {
     const signable = this.signable(url);
+    this.asked.add('corp');
     return { corpId: this.config.corpId, ...sign(await this.corp.get(), signable) };
   }
 
@@ -101,7 +127,9 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
   async signAgentConfig(url: string): Promise<JsapiAgentConfigSignature> {
     const signable = this.signable(url);
     const agent = await this.agentCredential();
-    return { corpId: this.config.corpId, agentId: this.config.agentId!, ...sign(await agent.get(), signable) };
+    const agentId = this.config.agentId ?? (await this.agentIdOf?.());
+    if (agentId === undefined) throw new WeComConfigError(noAgentIdMessage(this.config.app));
+    return { corpId: this.config.corpId, agentId, ...sign(await agent.get(), signable) };
   }
 
   /**
@@ -112,6 +140,11 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
   async invalidate(kind: JsapiTicketKind, rejectedTicket?: string): Promise<void> {
     const credential = kind === 'agent' ? await this.agentCredential() : this.corp;
     await credential.invalidate(rejectedTicket, { grant: false });
+  }
+
+  /** @internal The tickets asked for so far (`getCorpTicket`, `signConfig`, …): what the health indicator checks. */
+  askedKinds(): readonly JsapiTicketKind[] {
+    return [...this.asked];
   }
 
   /** The held tickets' entries, without I/O. */
@@ -142,6 +175,8 @@ export class JsapiTicketService implements OnModuleDestroy, OnApplicationShutdow
 
   private agentCredential(): Promise<Credential> {
     if (!this.agent) return Promise.reject(new WeComConfigError(noAgentIdMessage(this.config.app)));
+    // Only an app that has an agent ticket has it checked by the health indicator: without agentId it is a caller's bug.
+    this.asked.add('agent');
     return Promise.resolve(this.agent);
   }
 

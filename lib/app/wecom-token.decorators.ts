@@ -16,12 +16,10 @@ export function getWeComClientToken(name: string = DEFAULT_APP_NAME): string | t
 }
 
 /** Inject the `AccessTokenService` of app `name`. */
-export const InjectAccessTokenService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator =>
-  Inject(getAccessTokenServiceToken(name));
+export const InjectAccessTokenService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator => Inject(getAccessTokenServiceToken(name));
 
 /** Inject the `WeComClient` of app `name`. */
-export const InjectWeComClient = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator =>
-  Inject(getWeComClientToken(name));
+export const InjectWeComClient = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator => Inject(getWeComClientToken(name));
 
 /** Injection token of an app's `JsapiTicketService`: the class for the default app, a readable string otherwise. */
 export function getJsapiTicketServiceToken(name: string = DEFAULT_APP_NAME): string | typeof JsapiTicketService {
@@ -29,5 +27,4 @@ export function getJsapiTicketServiceToken(name: string = DEFAULT_APP_NAME): str
 }
 
 /** Inject the `JsapiTicketService` of app `name`. */
-export const InjectJsapiTicketService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator =>
-  Inject(getJsapiTicketServiceToken(name));
+export const InjectJsapiTicketService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator => Inject(getJsapiTicketServiceToken(name));

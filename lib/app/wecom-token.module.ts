@@ -4,8 +4,10 @@ import type { WeComTokenModuleAsyncOptions, WeComTokenModuleOptions, WeComTokenO
 import { asyncOptionsProviders } from '../common/async-options.js';
 import { DEFAULT_APP_NAME } from '../common/wecom-token.constants.js';
 import { invalidOptionMessage, missingAsyncFactoryMessage } from '../common/wecom-token.messages.js';
-import { createAppProviders, exportedTokens } from './wecom-token.providers.js';
-import { getWeComOptionsToken } from './wecom-token.tokens.js';
+import { createAppProviders, createRegistryProviders, exportedTokens } from './wecom-token.providers.js';
+import { WeComAppRegistry } from './app-registry.js';
+import type { WeComRegistryModuleAsyncOptions, WeComRegistryModuleOptions, WeComRegistryOptionsFactory } from './registry.config.js';
+import { getWeComOptionsToken, WECOM_REGISTRY_OPTIONS } from './wecom-token.tokens.js';
 
 function appName(name: unknown): string {
   if (name === undefined) return DEFAULT_APP_NAME;
@@ -35,6 +37,35 @@ export class WeComTokenModule {
       () => new WeComConfigError(missingAsyncFactoryMessage(name)),
     );
     return WeComTokenModule.assemble(name, options.isGlobal, options.imports ?? [], ...providers);
+  }
+
+  /**
+   * Apps that arrive at run time (a SaaS product's tenants): `WeComAppRegistry`, with a loader for keys not
+   * registered, and defaults (cache, lock, baseUrl, timeouts, …) for every app.
+   */
+  static forRegistry(options: WeComRegistryModuleOptions = {}): DynamicModule {
+    return WeComTokenModule.registry(options?.isGlobal, [], { provide: WECOM_REGISTRY_OPTIONS, useValue: options });
+  }
+
+  /** `forRegistry` with options made by a factory, a class or an existing provider. */
+  static forRegistryAsync(options: WeComRegistryModuleAsyncOptions): DynamicModule {
+    const providers = asyncOptionsProviders(
+      WECOM_REGISTRY_OPTIONS,
+      options,
+      (factory: WeComRegistryOptionsFactory) => factory.createWeComRegistryOptions(),
+      () => new WeComConfigError(missingAsyncFactoryMessage('registry')),
+    );
+    return WeComTokenModule.registry(options.isGlobal, options.imports ?? [], ...providers);
+  }
+
+  private static registry(isGlobal: boolean | undefined, imports: DynamicModule['imports'], ...optionProviders: Provider[]): DynamicModule {
+    return {
+      module: WeComTokenModule,
+      global: isGlobal === true,
+      imports: imports ?? [],
+      providers: [...optionProviders, ...createRegistryProviders()],
+      exports: [WeComAppRegistry],
+    };
   }
 
   private static assemble(name: string, isGlobal: boolean | undefined, imports: DynamicModule['imports'], ...optionProviders: Provider[]): DynamicModule {

@@ -17,12 +17,24 @@ import { resolveConfig, WeComTokenConfig } from '../common/wecom-token.config.js
 import { DEFAULT_APP_NAME } from '../common/wecom-token.constants.js';
 import { duplicateAppMessage, onDemandRefreshMessage } from '../common/wecom-token.messages.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
+import { WeComAppRegistry } from './app-registry.js';
+import { resolveRegistryConfig, type WeComRegistryModuleOptions } from './registry.config.js';
 import { loadOptionalPeer } from '../common/optional-peer.js';
 import { createWeComEventsBridgeProvider } from '../observability/events.js';
 import { WeComMetricsRecorder } from '../observability/metrics.js';
 import { createOAuthProviders, exportedOAuthTokens } from '../identity/identity.providers.js';
 import type { WeComOAuthService } from '../identity/wecom-oauth.service.js';
-import { getAccessTokenInterceptorName, getAccessTokenServiceName, getJsapiTicketServiceName, getWeComClientName, getWeComConfigToken, getWeComOptionsToken } from './wecom-token.tokens.js';
+import { createCallbackProviders, exportedCallbackTokens } from '../callback/callback.providers.js';
+import type { WeComCallbackService } from '../callback/wecom-callback.service.js';
+import {
+  getAccessTokenInterceptorName,
+  getAccessTokenServiceName,
+  getJsapiTicketServiceName,
+  getWeComClientName,
+  getWeComConfigToken,
+  getWeComOptionsToken,
+  WECOM_REGISTRY_OPTIONS,
+} from './wecom-token.tokens.js';
 
 /** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value, so that reading it needs no import of that package. */
 const CACHE_MANAGER = 'CACHE_MANAGER';
@@ -106,6 +118,8 @@ export function createAppProviders(name: string): Provider[] {
     },
     // Identity (lib/identity) is built from this app's tokens; it imports nothing of lib/app.
     ...createOAuthProviders(name, { options: getWeComOptionsToken(name), config: getWeComConfigToken(name), client: clientToken, tokens: serviceToken }),
+    // Callbacks (lib/callback) likewise: built from this app's options and config.
+    ...createCallbackProviders(name, { options: getWeComOptionsToken(name), config: getWeComConfigToken(name) }),
   ];
   // Metrics and application events listen to the diagnostics channels; both start with the application.
   providers.push(WeComMetricsRecorder, createWeComEventsBridgeProvider());
@@ -120,10 +134,34 @@ export function createAppProviders(name: string): Provider[] {
   return providers;
 }
 
+/** The providers of `forRegistry`: the registry, built from its options, the application's cache and scheduler. */
+export function createRegistryProviders(): Provider[] {
+  const registry = schedulerRegistryClass();
+  return [
+    {
+      provide: WeComAppRegistry,
+      useFactory: (raw: WeComRegistryModuleOptions, appCache?: Cache, scheduler?: TimeoutRegistry) => {
+        const config = resolveRegistryConfig(raw);
+        return new WeComAppRegistry(config, config.defaults.cache ?? appCache ?? createCache(), scheduler ?? undefined);
+      },
+      inject: [WECOM_REGISTRY_OPTIONS, { token: CACHE_MANAGER, optional: true }, ...(registry ? [{ token: registry, optional: true }] : [])],
+    },
+    WeComMetricsRecorder,
+    createWeComEventsBridgeProvider(),
+  ];
+}
+
 /** What an app's module exports. */
-export function exportedTokens(name: string): Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService | typeof WeComOAuthService> {
-  const tokens: Array<string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService | typeof WeComOAuthService> = [
+export function exportedTokens(
+  name: string,
+): Array<
+  string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService | typeof WeComOAuthService | typeof WeComCallbackService
+> {
+  const tokens: Array<
+    string | typeof AccessTokenService | typeof WeComClient | typeof AccessTokenInterceptor | typeof JsapiTicketService | typeof WeComOAuthService | typeof WeComCallbackService
+  > = [
     ...exportedOAuthTokens(name),
+    ...exportedCallbackTokens(name),
     getJsapiTicketServiceName(name),
     getAccessTokenServiceName(name),
     getWeComClientName(name),

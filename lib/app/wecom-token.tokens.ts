@@ -33,3 +33,6 @@ export function getAccessTokenInterceptorName(name: string = DEFAULT_APP_NAME): 
 export function getJsapiTicketServiceName(name: string = DEFAULT_APP_NAME): string {
   return `WeComJsapiTicketService(${name})`;
 }
+
+/** Token of the raw options given to `forRegistry` or produced by `forRegistryAsync`. */
+export const WECOM_REGISTRY_OPTIONS = 'WeComRegistryOptions';

@@ -4,13 +4,11 @@
  */
 import axios from 'axios';
 import { proxyFailureOf } from '../common/proxy-url.js';
+import { quoteUntrusted, redactSent, sentSecretsOf } from '../common/redaction.js';
 import type { WeComEgress } from '../http/egress.js';
 
 /** WeCom's answer to one call, reduced to what a check needs. */
-export type Answer =
-  | { kind: 'ok'; body: Record<string, unknown> }
-  | { kind: 'errcode'; errcode: number; errmsg: string }
-  | { kind: 'transport'; problem: string };
+export type Answer = { kind: 'ok'; body: Record<string, unknown> } | { kind: 'errcode'; errcode: number; errmsg: string } | { kind: 'transport'; problem: string };
 
 /**
  * One GET to WeCom through the app's egress (WECOM_PROXY, else HTTPS_PROXY / NO_PROXY): never follows a redirect,
@@ -35,7 +33,10 @@ export async function call(settings: { baseUrl: string; egress: WeComEgress }, p
     const text = typeof response.data === 'string' ? response.data : '';
     const contentType = String(response.headers['content-type'] ?? '') || 'no content type';
     if (response.status >= 300 && response.status < 400) {
-      return { kind: 'transport', problem: `${path} answered with a redirect (HTTP ${response.status}); WeCom calls never follow redirects: set WECOM_BASE_URL to the address that answers itself` };
+      return {
+        kind: 'transport',
+        problem: `${path} answered with a redirect (HTTP ${response.status}); WeCom calls never follow redirects: set WECOM_BASE_URL to the address that answers itself`,
+      };
     }
     if (response.status === 407) {
       return { kind: 'transport', problem: `${path}: the proxy answered HTTP 407 (Proxy Authentication Required): check the user and password in WECOM_PROXY` };
@@ -47,11 +48,13 @@ export async function call(settings: { baseUrl: string; egress: WeComEgress }, p
     try {
       body = JSON.parse(text);
     } catch {
-      return { kind: 'transport', problem: `${path} answered with something other than JSON (${contentType}): check WECOM_BASE_URL` };
+      return { kind: 'transport', problem: `${path} answered with something other than JSON (${quoteUntrusted(contentType)}): check WECOM_BASE_URL` };
     }
     if (typeof body !== 'object' || body === null) return { kind: 'transport', problem: `${path} answered with JSON that is not an object: check WECOM_BASE_URL` };
     const record = body as Record<string, unknown>;
-    if (typeof record.errcode === 'number' && record.errcode !== 0) return { kind: 'errcode', errcode: record.errcode, errmsg: String(record.errmsg ?? '') };
+    // What was sent (corpsecret, access_token) is redacted from an errmsg that echoes the URL, before any cut of it.
+    if (typeof record.errcode === 'number' && record.errcode !== 0)
+      return { kind: 'errcode', errcode: record.errcode, errmsg: redactSent(String(record.errmsg ?? ''), sentSecretsOf({ params: query })) };
     return { kind: 'ok', body: record };
   } catch (error) {
     const proxied = proxyFailureOf(error);
@@ -70,4 +73,3 @@ function networkCode(error: unknown): string | undefined {
   }
   return undefined;
 }
-

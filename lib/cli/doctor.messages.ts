@@ -47,7 +47,7 @@ export function gettokenAdvice(errcode: number, errmsg: string): string {
 export function agentAdvice(errcode: number, errmsg: string): string {
   switch (errcode) {
     case 40056:
-      return "WECOM_AGENT_ID is not an app of this corp: copy AgentId from 应用管理 → the app";
+      return 'WECOM_AGENT_ID is not an app of this corp: copy AgentId from 应用管理 → the app';
     case 48002:
       return "this secret may not call agent/get: it is not a self-built app's Secret (通讯录同步 and 客户联系 secrets have no agent): use the app's Secret, or unset WECOM_AGENT_ID";
     case 60011:

@@ -77,7 +77,14 @@ export async function runDoctor(env: DoctorEnv, options: DoctorOptions = {}): Pr
     try {
       const checks = await wecomChecks(settings, timeoutMs, received);
       // The egress probe runs last (it must not take a fault or a limit meant for the checks above), shown first.
-      results.push(await egressCheck(settings, timeoutMs, checks.find((c) => c.check === 'trusted-ip')!), ...checks);
+      results.push(
+        await egressCheck(
+          settings,
+          timeoutMs,
+          checks.find((c) => c.check === 'trusted-ip')!,
+        ),
+        ...checks,
+      );
     } finally {
       settings.egress.close();
     }
@@ -127,7 +134,12 @@ function readSettings(env: DoctorEnv): { settings?: Settings; config: DoctorChec
 
   const fingerprint = createHash('sha256').update(secret, 'utf8').digest('hex').slice(0, 16);
   const route = egress.via ? `through the proxy ${egress.via} (${proxySource})` : proxy === false ? 'directly (WECOM_PROXY=false)' : 'directly';
-  const parts = [`corp ${corpId}`, `secret set (sha256 ${fingerprint}…, as in the cache key)`, agentId ? `agentid ${agentId}` : 'no WECOM_AGENT_ID', `WeCom at ${baseUrl} ${route}`];
+  const parts = [
+    `corp ${corpId}`,
+    `secret set (sha256 ${fingerprint}…, as in the cache key)`,
+    agentId ? `agentid ${agentId}` : 'no WECOM_AGENT_ID',
+    `WeCom at ${baseUrl} ${route}`,
+  ];
   if (redisUrl) parts.push(`Redis at ${redisUrlWithoutPassword(redisUrl, 'the Redis of REDIS_URL')}`);
   return {
     settings: { corpId, secret, baseUrl, egress, proxySource, ...(agentId ? { agentId } : {}) },
@@ -150,7 +162,13 @@ async function wecomChecks(settings: Settings, timeoutMs: number, received: Set<
 
   const blocked: string[] = [];
   let ip: string | undefined;
-  const withToken = async (check: string, path: string, query: Record<string, string>, advise: (errcode: number, errmsg: string) => string, pass: (body: Record<string, unknown>) => DoctorCheck): Promise<void> => {
+  const withToken = async (
+    check: string,
+    path: string,
+    query: Record<string, string>,
+    advise: (errcode: number, errmsg: string) => string,
+    pass: (body: Record<string, unknown>) => DoctorCheck,
+  ): Promise<void> => {
     const answer = await call(settings, path, { access_token: token!, ...query }, timeoutMs);
     if (answer.kind === 'ok') {
       if (typeof answer.body.ticket === 'string' && answer.body.ticket !== '') received.add(answer.body.ticket);
@@ -172,7 +190,8 @@ async function wecomChecks(settings: Settings, timeoutMs: number, received: Set<
     if (settings.agentId) {
       await withToken('agent', '/cgi-bin/agent/get', { agentid: settings.agentId }, agentAdvice, (body) => {
         const name = typeof body.name === 'string' ? `'${body.name}'` : 'the app';
-        if (Number(body.close) === 1) return { check: 'agent', status: 'fail', message: `agentid ${settings.agentId} is ${name}, which is disabled (已停用): enable it in 应用管理 → the app` };
+        if (Number(body.close) === 1)
+          return { check: 'agent', status: 'fail', message: `agentid ${settings.agentId} is ${name}, which is disabled (已停用): enable it in 应用管理 → the app` };
         return { check: 'agent', status: 'pass', message: `agentid ${settings.agentId} is ${name}, enabled, and this secret may manage it` };
       });
     } else {
@@ -225,7 +244,11 @@ async function egressCheck(settings: Settings, timeoutMs: number, trusted: Docto
   if (answer.kind === 'transport') return { check: 'egress', status: 'fail', message: `going out ${route}: ${answer.problem}` };
   const ip = answer.kind === 'errcode' ? ipFromErrmsg(answer.errmsg) : undefined;
   if (!ip) {
-    return { check: 'egress', status: 'fail', message: `WeCom (${settings.baseUrl}, reached ${route}) did not name the IP it sees: is WECOM_BASE_URL WeCom, or a gateway that rewrites its answers?` };
+    return {
+      check: 'egress',
+      status: 'fail',
+      message: `WeCom (${settings.baseUrl}, reached ${route}) did not name the IP it sees: is WECOM_BASE_URL WeCom, or a gateway that rewrites its answers?`,
+    };
   }
   return { check: 'egress', status: 'pass', ip, message: egressMessage(ip, route, trusted.status) };
 }
@@ -265,7 +288,11 @@ async function redisChecks(redisUrl: string | undefined, timeoutMs: number): Pro
         ? { check: 'redis', status: 'pass', message: `SET/GET/DEL round trip on ${where} in ${Date.now() - started} ms` }
         : { check: 'redis', status: 'fail', message: `${where} gave back another value than it was given: is REDIS_URL a real Redis (not a proxy that caches)?` };
   } catch (error) {
-    roundTrip = { check: 'redis', status: 'fail', message: `${where}: ${describeError(error)}: check REDIS_URL (host, port, password, rediss:// for TLS) and that Redis is reachable from this machine` };
+    roundTrip = {
+      check: 'redis',
+      status: 'fail',
+      message: `${where}: ${describeError(error)}: check REDIS_URL (host, port, password, rediss:// for TLS) and that Redis is reachable from this machine`,
+    };
   } finally {
     try {
       client.destroy();
@@ -297,7 +324,6 @@ interface RedisClient {
   del(key: string): Promise<unknown>;
   destroy(): void;
 }
-
 
 function isHttpUrl(value: string): boolean {
   try {

@@ -67,9 +67,16 @@ function parse(args: string[]): Parsed | { exit: number; text: string } {
   return parsed;
 }
 
-/** An argument as it may be echoed: its option name only, short. */
+/** What an argument may be echoed as: an option or command name of plain shape, short; anything else could be a secret. */
+const ECHOABLE = /^(?:--?)?[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+
+/**
+ * An argument as it may be echoed: its option name (before `=`) when it has the shape of one (lower case, at most
+ * 24 characters), else only its length: `doctor <SECRET>` must not print any of the secret, not even a cut.
+ */
 function safe(arg: string): string {
-  return arg.split('=', 1)[0].slice(0, 40);
+  const name = arg.split('=', 1)[0];
+  return name.length <= 24 && ECHOABLE.test(name) ? name : `(an argument of ${arg.length} characters, not shown: it may be a secret)`;
 }
 
 const MARK: Record<DoctorCheck['status'], string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP' };
@@ -79,7 +86,12 @@ function report(results: DoctorCheck[]): string {
   const lines = results.map((r) => `${MARK[r.status]}  ${r.check.padEnd(width)}  ${r.message}`);
   const failed = results.filter((r) => r.status === 'fail').length;
   const skipped = results.filter((r) => r.status === 'skip').length;
-  lines.push('', failed === 0 ? `All ${results.length - skipped} checks passed${skipped ? ` (${skipped} skipped)` : ''}.` : `${failed} of ${results.length} checks failed${skipped ? `, ${skipped} skipped` : ''}.`);
+  lines.push(
+    '',
+    failed === 0
+      ? `All ${results.length - skipped} checks passed${skipped ? ` (${skipped} skipped)` : ''}.`
+      : `${failed} of ${results.length} checks failed${skipped ? `, ${skipped} skipped` : ''}.`,
+  );
   return lines.join('\n');
 }
 

@@ -9,6 +9,7 @@ import { WeComApiError } from './errors/wecom-api.error.js';
 import { WeComSuiteStateError } from './errors/wecom-suite-state.error.js';
 import { WeComTransportError } from './errors/wecom-transport.error.js';
 import type { TokenEntry } from './interfaces/token-entry.interface.js';
+import { quoteUntrusted, sentSecretsOf } from './redaction.js';
 import { assertOk, decodeResponse, toTransportError, WeComBody } from './wecom-body.js';
 import { MAX_LIFETIME_SECONDS, RATE_LIMITED_ERRCODE, TRANSIENT_ERRCODES } from './wecom-token.constants.js';
 import { AppRef, CREDENTIAL_ERRCODES } from './wecom-token.messages.js';
@@ -79,10 +80,23 @@ export interface CredentialRequest {
  */
 export async function requestCredential(http: AxiosInstance, ref: AppRef, req: CredentialRequest, signal: AbortSignal, timeoutMs: number): Promise<WeComBody> {
   try {
-    const res = await http.request({ method: req.method, url: req.path, ...(req.params ? { params: req.params } : {}), ...(req.data !== undefined ? { data: req.data } : {}), signal });
+    const res = await http.request({
+      method: req.method,
+      url: req.path,
+      ...(req.params ? { params: req.params } : {}),
+      ...(req.data !== undefined ? { data: req.data } : {}),
+      signal,
+    });
     const decoded = decodeResponse(ref, req.method, req.path, res);
-    if (decoded.kind !== 'json') throw new WeComTransportError(ref, { failure: 'invalid-body', method: req.method, path: req.path, status: res.status, problem: `expected JSON, got ${decoded.contentType}` });
-    return assertOk(ref, req.path, decoded.body);
+    if (decoded.kind !== 'json')
+      throw new WeComTransportError(ref, {
+        failure: 'invalid-body',
+        method: req.method,
+        path: req.path,
+        status: res.status,
+        problem: `expected JSON, got ${quoteUntrusted(decoded.contentType)}`,
+      });
+    return assertOk(ref, req.path, decoded.body, () => sentSecretsOf({ params: req.params, data: req.data }));
   } catch (error) {
     if (signal.aborted && !(error instanceof WeComApiError) && !(error instanceof WeComTransportError)) {
       const reason: unknown = signal.reason;
@@ -106,7 +120,13 @@ export function entryFromBody(ref: AppRef, req: Pick<CredentialRequest, 'method'
     throw new WeComTransportError(ref, { failure: 'invalid-body', method, path, status: 200, problem: `the body has no valid ${field}` });
   }
   if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 1) {
-    throw new WeComTransportError(ref, { failure: 'invalid-body', method, path, status: 200, problem: `expires_in must be a finite number ≥ 1, got ${typeof expiresIn === 'number' ? String(expiresIn) : typeof expiresIn}` });
+    throw new WeComTransportError(ref, {
+      failure: 'invalid-body',
+      method,
+      path,
+      status: 200,
+      problem: `expires_in must be a finite number ≥ 1, got ${typeof expiresIn === 'number' ? String(expiresIn) : typeof expiresIn}`,
+    });
   }
   return { token: value, expiresAt: fetchedAt + Math.min(expiresIn, MAX_LIFETIME_SECONDS) * 1000, fetchedAt };
 }

@@ -23,4 +23,3 @@ export function loadOptionalPeer(name: OptionalPeer): unknown {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(name);
 }
-

@@ -9,12 +9,29 @@ describe('wecom-body', () => {
     expect(failedErrcode({ errcode: 0 })).toBeUndefined();
     expect(failedErrcode({ media_id: 'x' })).toBeUndefined();
     expect(failedErrcode({ errcode: 40014 })).toBe(40014);
-    expect(() => assertOk(ref, '/p', { errcode: 48002, errmsg: 'api forbidden' })).toThrow(WeComApiError);
+    expect(() => assertOk(ref, '/p', { errcode: 48002, errmsg: 'api forbidden' }, [])).toThrow(WeComApiError);
+  });
+
+  it('an errmsg that echoes what was sent keeps none of it: not whole, encoded, nor a piece of 8 characters', () => {
+    const secret = 'S3cr3t/Value+With=Chars_0123456789';
+    const errmsg = `invalid corpsecret=${encodeURIComponent(secret)} "${secret}" cut:${secret.slice(5, 19)}`;
+    let error: WeComApiError | undefined;
+    try {
+      assertOk(ref, '/cgi-bin/gettoken', { errcode: 40001, errmsg }, [secret]);
+    } catch (e) {
+      error = e as WeComApiError;
+    }
+    const shown = `${error?.message} ${error?.errmsg} ${JSON.stringify(error)} ${String(error?.stack)}`;
+    for (let i = 0; i + 8 <= secret.length; i++) expect(shown).not.toContain(secret.slice(i, i + 8));
+    expect(error?.errmsg).toBe('invalid corpsecret=[redacted] "[redacted]" cut:[redacted]');
   });
 
   it('decodes JSON from text, bytes or objects, and files by Content-Type', () => {
     expect(decodeResponse(ref, 'GET', '/p', { status: 200, headers: { 'content-type': 'application/json' }, data: '{"a":1}' })).toEqual({ kind: 'json', body: { a: 1 } });
-    expect(decodeResponse(ref, 'GET', '/p', { status: 200, headers: { 'content-type': 'application/json' }, data: Buffer.from('{"a":2}') })).toEqual({ kind: 'json', body: { a: 2 } });
+    expect(decodeResponse(ref, 'GET', '/p', { status: 200, headers: { 'content-type': 'application/json' }, data: Buffer.from('{"a":2}') })).toEqual({
+      kind: 'json',
+      body: { a: 2 },
+    });
     const file = decodeResponse(ref, 'GET', '/p', { status: 200, headers: { 'content-type': 'image/png' }, data: Buffer.from([1, 2]) });
     expect(file).toEqual({ kind: 'binary', bytes: Buffer.from([1, 2]), contentType: 'image/png' });
   });
@@ -38,7 +55,7 @@ describe('wecom-body', () => {
   it('a 3xx is a transport error that says WeCom never redirects', () => {
     const redirect = () => decodeResponse(ref, 'POST', '/p', { status: 302, headers: { location: 'http://elsewhere/' }, data: '' });
     expect(redirect).toThrow(/HTTP 302 redirect: WeCom never redirects an API call, so it was not followed/);
-    expect(() => decodeDownload(ref, 'GET', '/p', { status: 307, data: Buffer.alloc(0) })).toThrow(WeComTransportError);
+    expect(() => decodeDownload(ref, 'GET', '/p', { status: 307, data: Buffer.alloc(0) }, [])).toThrow(WeComTransportError);
   });
 
   it('jsonObjectOf finds a JSON object in any body, and nothing in files, arrays or large bodies', () => {
@@ -51,7 +68,7 @@ describe('wecom-body', () => {
   });
 
   it('decodeDownload: an error only for a JSON object with a non-zero errcode', () => {
-    const file = (data: string, type: string) => decodeDownload(ref, 'GET', '/p', { status: 200, headers: { 'content-type': type }, data: Buffer.from(data) });
+    const file = (data: string, type: string) => decodeDownload(ref, 'GET', '/p', { status: 200, headers: { 'content-type': type }, data: Buffer.from(data) }, []);
     expect(file('{"errcode":0,"rows":[]}', 'application/json').bytes.toString()).toBe('{"errcode":0,"rows":[]}');
     expect(file('hello', 'text/plain').bytes.toString()).toBe('hello');
     expect(file('<html>', 'text/html').contentType).toBe('text/html');

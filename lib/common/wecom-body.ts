@@ -9,6 +9,7 @@ import { WeComShutdownError } from './errors/wecom-shutdown.error.js';
 import { WeComTransportError } from './errors/wecom-transport.error.js';
 import { apiErrorFor } from './errors/wecom-trusted-ip.error.js';
 import { proxyFailureOf, proxyLabelOf } from './proxy-url.js';
+import { quoteUntrusted, redactSent } from './redaction.js';
 import { AppRef, proxyProblemMessage } from './wecom-token.messages.js';
 
 /** A WeCom JSON body: `errcode` is absent on some successes and non-zero on every failure. */
@@ -70,7 +71,7 @@ export function decodeResponse(ref: AppRef, method: string, path: string, res: R
         method,
         path,
         status: res.status,
-        problem: `the body is not valid JSON (${text.length} bytes${contentType ? `, ${contentType.split(';')[0]}` : ''}): truncated, or not from WeCom`,
+        problem: `the body is not valid JSON (${text.length} bytes${contentType ? `, ${quoteUntrusted(contentType.split(';')[0])}` : ''}): truncated, or not from WeCom`,
       });
     }
   }
@@ -95,7 +96,7 @@ function assertStatus(ref: AppRef, method: string, path: string, status: number,
   const problem =
     status >= 300 && status < 400
       ? `HTTP ${status} redirect: WeCom never redirects an API call, so it was not followed`
-      : `HTTP ${status}${contentType ? ` with a ${contentType.split(';')[0]} body` : ''}`;
+      : `HTTP ${status}${contentType ? ` with a ${quoteUntrusted(contentType.split(';')[0])} body` : ''}`;
   throw new WeComTransportError(ref, { failure: 'http-status', method, path, status, problem });
 }
 
@@ -128,19 +129,32 @@ export function jsonObjectOf(data: unknown): WeComBody | undefined {
  * Decode the answer of a download: a non-2xx status is a transport error, a JSON object with a non-zero errcode (any
  * Content-Type) a `WeComApiError`; anything else is the file, JSON files included.
  */
-export function decodeDownload(ref: AppRef, method: string, path: string, res: ResponseLike): { bytes: Buffer; contentType: string } {
+export function decodeDownload(ref: AppRef, method: string, path: string, res: ResponseLike, sent: SentValues): { bytes: Buffer; contentType: string } {
   const contentType = headerOf(res.headers, 'content-type');
   assertStatus(ref, method, path, res.status, contentType.toLowerCase(), res);
   const body = jsonObjectOf(res.data);
-  if (body) assertOk(ref, path, body);
+  if (body) assertOk(ref, path, body, sent);
   const bytes = toBuffer(res.data) ?? Buffer.from(typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? null), 'utf8');
   return { bytes, contentType };
 }
 
-/** Throw `WeComApiError` when the body carries a non-zero errcode. */
-export function assertOk(ref: AppRef, path: string, body: WeComBody): WeComBody {
+/** What a request sent, to redact from its answer: the values, or how to find them (only on a failure, then). */
+export type SentValues = readonly string[] | (() => readonly string[]);
+
+/**
+ * The error for a non-zero errcode WeCom (or a gateway) answered, with every credential the request sent (`sent`,
+ * see `sentSecretsOf`) redacted from its errmsg first: an upstream that echoes the request must not put a secret,
+ * ticket, code or token into a message, a log line, `util.inspect` or JSON of the error. Every path that turns an
+ * answer into a `WeComApiError` goes through here.
+ */
+export function apiErrorOf(ref: AppRef, path: string, errcode: number, errmsg: unknown, sent: SentValues): WeComApiError {
+  return apiErrorFor(ref, path, errcode, redactSent(typeof errmsg === 'string' ? errmsg : '', typeof sent === 'function' ? sent() : sent));
+}
+
+/** Throw `WeComApiError` when the body carries a non-zero errcode; `sent` is redacted from its errmsg. */
+export function assertOk(ref: AppRef, path: string, body: WeComBody, sent: SentValues): WeComBody {
   const errcode = failedErrcode(body);
-  if (errcode !== undefined) throw apiErrorFor(ref, path, errcode, typeof body.errmsg === 'string' ? body.errmsg : '');
+  if (errcode !== undefined) throw apiErrorOf(ref, path, errcode, body.errmsg, sent);
   return body;
 }
 
@@ -169,7 +183,15 @@ export function toTransportError(ref: AppRef, method: string, path: string, erro
   const proxied = proxyFailureOf(error);
   if (proxied) {
     const { proxy, code, status } = proxied;
-    return new WeComTransportError(ref, { failure: 'proxy', method, path, proxy, problem: proxyProblemMessage(proxied.problem), ...(code ? { code } : {}), ...(status ? { status } : {}) });
+    return new WeComTransportError(ref, {
+      failure: 'proxy',
+      method,
+      path,
+      proxy,
+      problem: proxyProblemMessage(proxied.problem),
+      ...(code ? { code } : {}),
+      ...(status ? { status } : {}),
+    });
   }
   const e = (error ?? {}) as { code?: unknown; response?: ResponseLike; message?: unknown };
   // A 2xx whose body then failed (cut off, too large) is a transport failure, not a body to decode.

@@ -6,7 +6,20 @@ import type { Cache } from 'cache-manager';
 import { WeComConfigError } from './errors/wecom-config.error.js';
 import type { TokenLock } from './interfaces/token-lock.interface.js';
 import type { WeComTokenModuleOptions } from './interfaces/wecom-token-options.interface.js';
-import { CACHE_KEY_PREFIX, DEFAULT_BASE_URL, DEFAULT_CACHE_TIMEOUT_MS, DEFAULT_ERROR_COOLDOWN_MS, DEFAULT_FAILURE_COOLDOWN_MS, MAX_TIMER_MS, MAX_LIFETIME_SECONDS, FETCH_BUDGET, DEFAULT_RATE_LIMIT_COOLDOWN_MS, DEFAULT_REFRESH_AHEAD_SECONDS, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './wecom-token.constants.js';
+import {
+  CACHE_KEY_PREFIX,
+  DEFAULT_BASE_URL,
+  DEFAULT_CACHE_TIMEOUT_MS,
+  DEFAULT_ERROR_COOLDOWN_MS,
+  DEFAULT_FAILURE_COOLDOWN_MS,
+  MAX_TIMER_MS,
+  MAX_LIFETIME_SECONDS,
+  FETCH_BUDGET,
+  DEFAULT_RATE_LIMIT_COOLDOWN_MS,
+  DEFAULT_REFRESH_AHEAD_SECONDS,
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUT_MS,
+} from './wecom-token.constants.js';
 import { AppRef, invalidOptionMessage, trimmedOptionMessage } from './wecom-token.messages.js';
 import { Secret } from './redaction.js';
 import { ProxyUrl } from './proxy-url.js';
@@ -69,7 +82,13 @@ export function trimmed(app: string, option: string, value: string): string {
 export function resolveProxyOption(app: string, value: unknown): ProxyUrl | false | undefined {
   if (value === undefined || value === false) return value;
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new WeComConfigError(invalidOptionMessage(app, 'proxy', `must be a proxy URL (http://[user:password@]host:port) or false, got ${value === null ? 'null' : typeof value === 'string' ? 'an empty string' : typeof value}`));
+    throw new WeComConfigError(
+      invalidOptionMessage(
+        app,
+        'proxy',
+        `must be a proxy URL (http://[user:password@]host:port) or false, got ${value === null ? 'null' : typeof value === 'string' ? 'an empty string' : typeof value}`,
+      ),
+    );
   }
   try {
     return ProxyUrl.parse(value);
@@ -103,7 +122,10 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
 
   const retry = raw.retry ?? {};
   const cache = raw.cache;
-  if (cache !== undefined && (typeof cache !== 'object' || cache === null || typeof cache.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function')) {
+  if (
+    cache !== undefined &&
+    (typeof cache !== 'object' || cache === null || typeof cache.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function')
+  ) {
     throw new WeComConfigError(invalidOptionMessage(name, 'cache', 'must be a cache-manager Cache (get, set, del)'));
   }
   const lock = raw.lock;

@@ -3,6 +3,7 @@
  * be given a secret by accident: none of these functions takes one.
  */
 import { isIP } from 'node:net';
+import { quoteUntrusted } from './redaction.js';
 
 /**
  * Which IP list WeCom checks a caller against (errcode 60020): a self-built app's 企业可信IP in the admin console, or
@@ -18,7 +19,8 @@ export interface AppRef {
   readonly whitelist?: WeComIpWhitelist;
 }
 
-const subject = ({ corpId, app }: AppRef): string => `corp ${corpId || '(no corpId)'}, app '${app}'`;
+/** Corp ids and app names come from callers and callbacks (AuthCorpId): quoted and cut when not plain, see quoteUntrusted. */
+const subject = ({ corpId, app }: AppRef): string => `corp ${corpId ? quoteUntrusted(corpId) : '(no corpId)'}, app '${quoteUntrusted(app)}'`;
 
 /** What to check for each errcode that has a known cause. */
 const HINTS: Readonly<Record<number, string>> = {
@@ -66,9 +68,12 @@ export function hintFor(errcode: number, errmsg: string, whitelist: WeComIpWhite
   return HINTS[errcode] ?? 'see https://developer.work.weixin.qq.com/document/path/90313 for this errcode';
 }
 
+/** How much of an errmsg a message shows; WeCom's are under 200 characters, a gateway's page or an echo may be 64 KB. */
+const MAX_ERRMSG_IN_MESSAGE = 300;
+
 /** Message of `WeComApiError`. */
 export function apiErrorMessage(ref: AppRef, path: string, errcode: number, errmsg: string): string {
-  return `WeCom ${path} failed with errcode ${errcode} for ${subject(ref)}: ${hintFor(errcode, errmsg, ref.whitelist)} (errmsg: ${errmsg})`;
+  return `WeCom ${path} failed with errcode ${errcode} for ${subject(ref)}: ${hintFor(errcode, errmsg, ref.whitelist)} (errmsg: ${quoteUntrusted(errmsg, MAX_ERRMSG_IN_MESSAGE)})`;
 }
 
 /** A failure at the app's forward proxy (reached through `via`, for messages). */

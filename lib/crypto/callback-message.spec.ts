@@ -148,19 +148,39 @@ describe('parseSuiteCallback', () => {
 
   it.each([
     ['no InfoType', `<xml><SuiteId>${SUITE_ID}</SuiteId></xml>`, /<InfoType> in the callback is missing/],
-    ['suite_ticket without SuiteTicket', `<xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>1</TimeStamp></xml>`, /<SuiteTicket> in the 'suite_ticket' callback is missing/],
+    [
+      'suite_ticket without SuiteTicket',
+      `<xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>1</TimeStamp></xml>`,
+      /<SuiteTicket> in the 'suite_ticket' callback is missing/,
+    ],
     ['suite_ticket without TimeStamp', `<xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><SuiteTicket>t</SuiteTicket></xml>`, /<TimeStamp> in the 'suite_ticket'/],
     ['suite_ticket without SuiteId', `<xml><InfoType>suite_ticket</InfoType><TimeStamp>1</TimeStamp><SuiteTicket>t</SuiteTicket></xml>`, /<SuiteId>/],
     ['create_auth without AuthCode', `<xml><SuiteId>x</SuiteId><InfoType>create_auth</InfoType><TimeStamp>1</TimeStamp></xml>`, /<AuthCode> in the 'create_auth'/],
     ['change_auth without AuthCorpId', `<xml><SuiteId>x</SuiteId><InfoType>change_auth</InfoType></xml>`, /<AuthCorpId> in the 'change_auth'/],
-    ['cancel_auth with an empty AuthCorpId', `<xml><SuiteId>x</SuiteId><InfoType>cancel_auth</InfoType><AuthCorpId><![CDATA[]]></AuthCorpId></xml>`, /<AuthCorpId> in the 'cancel_auth' callback is missing/],
+    [
+      'cancel_auth with an empty AuthCorpId',
+      `<xml><SuiteId>x</SuiteId><InfoType>cancel_auth</InfoType><AuthCorpId><![CDATA[]]></AuthCorpId></xml>`,
+      /<AuthCorpId> in the 'cancel_auth' callback is missing/,
+    ],
     ['reset_permanent_code without AuthCode', `<xml><SuiteId>x</SuiteId><InfoType>reset_permanent_code</InfoType></xml>`, /<AuthCode>/],
-    ['a TimeStamp that is not seconds', `<xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>2014-06-24</TimeStamp><SuiteTicket>t</SuiteTicket></xml>`, /not a timestamp/],
+    [
+      'a TimeStamp that is not seconds',
+      `<xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>2014-06-24</TimeStamp><SuiteTicket>t</SuiteTicket></xml>`,
+      /not a timestamp/,
+    ],
     ['a negative TimeStamp', `<xml><SuiteId>x</SuiteId><InfoType>cancel_auth</InfoType><AuthCorpId>c</AuthCorpId><TimeStamp>-1</TimeStamp></xml>`, /not a timestamp/],
-    ['two SuiteTickets', `<xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>1</TimeStamp><SuiteTicket>${TICKET}</SuiteTicket><SuiteTicket>t2</SuiteTicket></xml>`, /<SuiteTicket> in the 'suite_ticket' callback appears more than once/],
+    [
+      'two SuiteTickets',
+      `<xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>1</TimeStamp><SuiteTicket>${TICKET}</SuiteTicket><SuiteTicket>t2</SuiteTicket></xml>`,
+      /<SuiteTicket> in the 'suite_ticket' callback appears more than once/,
+    ],
     ['two InfoTypes', `<xml><SuiteId>x</SuiteId><InfoType>cancel_auth</InfoType><InfoType>suite_ticket</InfoType></xml>`, /<InfoType> in the callback appears more than once/],
     ['an unknown InfoType with a SuiteId of elements', `<xml><SuiteId><A>1</A></SuiteId><InfoType>${TICKET}</InfoType></xml>`, /<SuiteId> in the callback is not a text value/],
-    ['a DOCTYPE', `<!DOCTYPE xml [<!ENTITY t "${TICKET}">]><xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>1</TimeStamp><SuiteTicket>&t;</SuiteTicket></xml>`, /DOCTYPE/],
+    [
+      'a DOCTYPE',
+      `<!DOCTYPE xml [<!ENTITY t "${TICKET}">]><xml><SuiteId>x</SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>1</TimeStamp><SuiteTicket>&t;</SuiteTicket></xml>`,
+      /DOCTYPE/,
+    ],
     ['malformed XML', `<xml><SuiteId>x</SuiteId><InfoType>suite_ticket<SuiteTicket>${TICKET}</SuiteTicket></xml>`, /malformed/],
   ])('refuses %s as format, naming the field and never a value', (_, xml, why) => {
     const error = caught(() => parseSuiteCallback(xml));
@@ -199,12 +219,9 @@ describe('buildSuiteCallbackXml', () => {
     { infoType: 'reset_permanent_code', suiteId: hostile, authCode: hostile, timeStamp: 1403610513 },
   ];
 
-  it.each(events.map((event) => [`${event.infoType} ${JSON.stringify(Object.keys(event))}`, event] as const))(
-    'round-trips %s through parseSuiteCallback',
-    (_, event) => {
-      expect(parseSuiteCallback(buildSuiteCallbackXml(event))).toEqual(event);
-    },
-  );
+  it.each(events.map((event) => [`${event.infoType} ${JSON.stringify(Object.keys(event))}`, event] as const))('round-trips %s through parseSuiteCallback', (_, event) => {
+    expect(parseSuiteCallback(buildSuiteCallbackXml(event))).toEqual(event);
+  });
 
   it('writes what WeCom writes', () => {
     expect(buildSuiteCallbackXml({ infoType: 'suite_ticket', suiteId: SUITE_ID, suiteTicket: 'T', timeStamp: 1403610513 })).toBe(
@@ -250,7 +267,8 @@ describe('encrypted envelopes', () => {
 
   it("opens WeCom's published example as a POST body", () => {
     const crypto = new WeComCrypto({ token: TOKEN, encodingAESKey: KEY, receiveId: 'wx5823bf96d3bd56c7' });
-    const body = '<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><Encrypt><![CDATA[P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==]]></Encrypt></xml>';
+    const body =
+      '<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><Encrypt><![CDATA[P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==]]></Encrypt></xml>';
     const query = { msg_signature: '5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3', timestamp: '1409659589', nonce: '263014780' };
     expect(openEncryptedEnvelope(crypto, query, body)).toBe('1616140317555161061');
   });

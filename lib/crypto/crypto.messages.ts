@@ -10,8 +10,7 @@ export function invalidCryptoOptionMessage(option: 'token' | 'encodingAESKey' | 
 }
 
 /** Appended when a ciphertext holds spaces: a query parser turned its '+' into ' ' (form decoding of `echostr`). */
-const SPACE_HINT =
-  "; the ciphertext contains spaces, so something decoded its '+' as ' ' (form-style query decoding): pass the value WeCom sent";
+const SPACE_HINT = "; the ciphertext contains spaces, so something decoded its '+' as ' ' (form-style query decoding): pass the value WeCom sent";
 
 /** `msg_signature` does not match. */
 export function signatureMismatchMessage(ciphertextHasSpaces: boolean): string {
@@ -36,10 +35,7 @@ export function notBase64Message(ciphertextHasSpaces: boolean): string {
 export function ciphertextLengthMessage(bytes: number, maxBytes: number): string {
   if (bytes === 0) return 'WeCom callback refused: the ciphertext is empty';
   if (bytes > maxBytes) return `WeCom callback refused: the ciphertext is longer than ${maxBytes} bytes`;
-  return (
-    `WeCom callback refused: a ciphertext of ${bytes} bytes is not a whole number of 32-byte blocks ` +
-    '(WeCom pads to 32 bytes); it was truncated or is not from WeCom'
-  );
+  return `WeCom callback refused: a ciphertext of ${bytes} bytes is not a whole number of 32-byte blocks ` + '(WeCom pads to 32 bytes); it was truncated or is not from WeCom';
 }
 
 /** The decrypted bytes do not end in strict PKCS#7 padding. */
@@ -78,10 +74,7 @@ export function randomPrefixMessage(length: number): string {
 
 /** Why a URL cannot be signed for the JS-SDK; never repeats the URL (its query may carry a code or a token). */
 export function unsignableUrlMessage(problem: string): string {
-  return (
-    `JS-SDK signature: the url ${problem}; pass the page's full location.href (absolute http or https URL, ` +
-    'the #fragment may stay: it is removed before signing)'
-  );
+  return `JS-SDK signature: the url ${problem}; pass the page's full location.href (absolute http or https URL, ` + 'the #fragment may stay: it is removed before signing)';
 }
 
 /** Callback XML that cannot be read: names the problem, never the content. */

@@ -26,8 +26,7 @@ describe('jsapiSignature', () => {
 
   it('signs the url exactly as given: no encoding, no decoding, no normalising', () => {
     const sign = (url: string) => jsapiSignature({ ...EXAMPLE, url });
-    const raw = (url: string) =>
-      createHash('sha1').update(`jsapi_ticket=${EXAMPLE.ticket}&noncestr=${EXAMPLE.nonceStr}&timestamp=${EXAMPLE.timestamp}&url=${url}`).digest('hex');
+    const raw = (url: string) => createHash('sha1').update(`jsapi_ticket=${EXAMPLE.ticket}&noncestr=${EXAMPLE.nonceStr}&timestamp=${EXAMPLE.timestamp}&url=${url}`).digest('hex');
     for (const url of ['https://a.example/p?x=1&y=2', 'https://a.example/p?q=%E4%B8%AD', 'https://a.example/p?q=中', 'https://a.example/p?x=1&amp;y=2']) {
       expect(sign(url)).toBe(raw(url));
     }

@@ -40,7 +40,6 @@ export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced
   return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
 }
 
-
 /** One credential, kept alive by the engine. */
 export class Credential {
   private readonly logger: Logger;
@@ -66,15 +65,30 @@ export class Credential {
   /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
   private readonly hold = new ProcessHold();
 
-  constructor(private readonly spec: CredentialSpec, loggerContext = 'WeComCredential') {
+  constructor(
+    private readonly spec: CredentialSpec,
+    loggerContext = 'WeComCredential',
+  ) {
     this.logger = new Logger(loggerContext);
     const atomic = isAtomicInvalidation(spec.lock) ? spec.lock : undefined;
     this.store = new TokenStore(spec, spec.cache, this.logger, atomic);
     const feed = isInvalidationFeed(spec.lock) ? spec.lock : undefined;
     const announce = feed?.announceEntry ? () => feed.announceEntry!(spec.cacheKey) : undefined;
-    this.coordinator = new FetchCoordinator(spec, spec.lock, this.store, () => this.fetchWithRetries(), this.logger, () => !this.closed, announce);
+    this.coordinator = new FetchCoordinator(
+      spec,
+      spec.lock,
+      this.store,
+      () => this.fetchWithRetries(),
+      this.logger,
+      () => !this.closed,
+      announce,
+    );
     if (feed) {
-      this.stopFeed = feed.onTokenInvalidated(spec.cacheKey, (fp) => this.onFleetInvalidation(fp), () => this.onFleetEntryWritten());
+      this.stopFeed = feed.onTokenInvalidated(
+        spec.cacheKey,
+        (fp) => this.onFleetInvalidation(fp),
+        () => this.onFleetEntryWritten(),
+      );
     }
     this.schedule = new RefreshSchedule(spec.timerName, spec.scheduler, this.logger);
     this.gate = new FetchGate(spec.ref, spec.kind, spec.errorCooldownMs, spec.rateLimitCooldownMs, spec.failureCooldownMs);
@@ -178,7 +192,13 @@ export class Credential {
 
   /** @internal */
   toJSON(): Record<string, unknown> {
-    return { kind: this.spec.kind, corpId: this.spec.ref.corpId, app: this.spec.ref.app, held: this.held ? maskToken(this.held.token) : null, expiresAt: this.held?.expiresAt ?? null };
+    return {
+      kind: this.spec.kind,
+      corpId: this.spec.ref.corpId,
+      app: this.spec.ref.app,
+      held: this.held ? maskToken(this.held.token) : null,
+      expiresAt: this.held?.expiresAt ?? null,
+    };
   }
 
   /** Another instance invalidated a value: stop serving it from the in-process copy. */
@@ -237,7 +257,14 @@ export class Credential {
       const description = describeError(error);
       this.logger.warn(refreshFailedKeepingCredentialMessage(this.spec.ref, this.spec.kind, description, maskToken(held.token), validForMs));
       const errcode = this.spec.errcodeOf(error);
-      publishRefreshFailed({ kind: this.spec.kind, corpId: this.spec.ref.corpId, app: this.spec.ref.app, error: description, ...(errcode !== undefined ? { errcode } : {}), validForMs });
+      publishRefreshFailed({
+        kind: this.spec.kind,
+        corpId: this.spec.ref.corpId,
+        app: this.spec.ref.app,
+        error: description,
+        ...(errcode !== undefined ? { errcode } : {}),
+        validForMs,
+      });
     });
   }
 
@@ -284,7 +311,8 @@ export class Credential {
       try {
         this.gate.admit(attempt > 0);
       } catch (error) {
-        if (this.gate.tripped) this.logger.error(error instanceof WeComCooldownError ? error.message : cooldownMessage(this.spec.ref, this.spec.kind, this.gate.cooldownRemainingMs()));
+        if (this.gate.tripped)
+          this.logger.error(error instanceof WeComCooldownError ? error.message : cooldownMessage(this.spec.ref, this.spec.kind, this.gate.cooldownRemainingMs()));
         throw error;
       }
       let failure: FailureClass;

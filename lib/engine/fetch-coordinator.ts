@@ -12,6 +12,7 @@ import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import type { TokenStore } from './token-store.js';
 import type { CredentialSpec } from './credential-spec.js';
 import { lockUnavailableMessage, malformedLockMessage } from '../common/wecom-token.messages.js';
+import { quoteUntrusted } from '../common/redaction.js';
 
 /** Decides whether an entry found in the shared cache saves a fetch. */
 export type EntryFilter = (entry: TokenEntry) => boolean;
@@ -119,14 +120,18 @@ export class FetchCoordinator {
   /** The lock's release, null when another holder has it, or a no-op release when the lock itself fails. */
   private async tryAcquire(key: string): Promise<(() => Promise<void>) | null> {
     try {
-      const release: unknown = await bounded(Promise.resolve().then(() => this.lock.acquire(key, this.leaseMs)), this.config.cacheTimeoutMs, 'lock acquire');
+      const release: unknown = await bounded(
+        Promise.resolve().then(() => this.lock.acquire(key, this.leaseMs)),
+        this.config.cacheTimeoutMs,
+        'lock acquire',
+      );
       if (release !== null && typeof release !== 'function') {
         this.logger.error(malformedLockMessage(this.config.ref, release === undefined ? 'undefined' : typeof release));
         return async () => undefined;
       }
       if (!this.lockHealthy) {
         this.lockHealthy = true;
-        this.logger.log(`token lock answers again for corp ${this.config.ref.corpId}, app '${this.config.ref.app}'`);
+        this.logger.log(`token lock answers again for corp ${quoteUntrusted(this.config.ref.corpId)}, app '${quoteUntrusted(this.config.ref.app)}'`);
       }
       if (release === null) return null;
       // A release that never settles must not hang the caller that already has its token.

@@ -4,6 +4,7 @@
  * refreshed on demand.
  */
 import type { Logger } from '@nestjs/common';
+import { quoteUntrusted } from '../common/redaction.js';
 import { MAX_TIMER_MS } from '../common/wecom-token.constants.js';
 
 /** The part of `@nestjs/schedule`'s `SchedulerRegistry` this module uses. */
@@ -39,17 +40,20 @@ export class RefreshSchedule {
     // Node's timers hold at most 2^31-1 ms; a longer wait would fire at once (and start a refetch loop).
     const wait = Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now()));
     const lead = Math.random() * Math.min(10_000, wait * 0.05);
-    const timer = setTimeout(() => {
-      this.timer = undefined;
-      this.forget();
-      task();
-    }, Math.max(0, wait - lead));
+    const timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.forget();
+        task();
+      },
+      Math.max(0, wait - lead),
+    );
     timer.unref?.();
     this.timer = timer;
     try {
       this.registry!.addTimeout(this.name, timer);
     } catch (error) {
-      this.logger.warn(`could not register refresh timer '${this.name}': ${error instanceof Error ? error.message : 'unknown error'}`);
+      this.logger.warn(`could not register refresh timer '${quoteUntrusted(this.name, 128)}': ${error instanceof Error ? error.message : 'unknown error'}`);
     }
   }
 

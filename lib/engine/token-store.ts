@@ -65,7 +65,11 @@ export class TokenStore {
   /** The entry, or undefined when there is none, it is malformed, or the store did not answer in time. */
   async read(): Promise<TokenEntry | undefined> {
     // cache-manager 7 turns a store error on get into a miss: only a hit proves that the store answers again.
-    const value = await this.guard('get', () => this.cache.get<unknown>(this.config.cacheKey), (found) => found !== undefined && found !== null);
+    const value = await this.guard(
+      'get',
+      () => this.cache.get<unknown>(this.config.cacheKey),
+      (found) => found !== undefined && found !== null,
+    );
     return value === failed ? undefined : parseEntry(value, this.config.valueField);
   }
 

@@ -15,8 +15,8 @@ import { Deadline, DEADLINE, deadlineOf, transportErrorOf } from './deadline.js'
 import { publishRejected } from '../observability/diagnostics.js';
 import { WeComApiError } from '../common/errors/wecom-api.error.js';
 import { WeComTransportError } from '../common/errors/wecom-transport.error.js';
-import { pathOf } from '../common/redaction.js';
-import { failedErrcode, jsonObjectOf } from '../common/wecom-body.js';
+import { pathOf, sentSecretsOf } from '../common/redaction.js';
+import { apiErrorOf, failedErrcode, jsonObjectOf } from '../common/wecom-body.js';
 import type { AppRef } from '../common/wecom-token.messages.js';
 
 /** Marks a replayed request, so that a second rejection fails instead of looping. A string key: axios keeps it. */
@@ -176,7 +176,7 @@ export class AccessTokenInterceptor {
     if (config[REPLAYED]) {
       // Rejected again right after a fresh credential: not a problem we can fix by looping.
       const body = jsonObjectOf(response.data);
-      throw new WeComApiError(this.ref, path, errcode, typeof body?.errmsg === 'string' ? body.errmsg : '');
+      throw apiErrorOf(this.ref, path, errcode, body?.errmsg, sentSecretsOf(config));
     }
     const sent = this.param.read(config.url ?? '');
     publishRejected({ kind: this.tokens.kind, corpId: this.ref.corpId, app: this.ref.app, errcode });

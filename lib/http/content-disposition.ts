@@ -45,7 +45,8 @@ function decodeExtended(value: string): string | undefined {
 
 /** The last path segment, without control characters; undefined when nothing usable is left. */
 function baseName(name: string): string | undefined {
+  const segment = name.split(/[/\\]/).pop()!;
   // eslint-disable-next-line no-control-regex
-  const last = name.split(/[/\\]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const last = segment.replace(/[\u0000-\u001f\u007f]/g, '').trim();
   return last === '' || last === '.' || last === '..' ? undefined : last;
 }

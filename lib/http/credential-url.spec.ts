@@ -66,9 +66,12 @@ describe('CredentialScope', () => {
   const scope = new CredentialScope(base);
   const inScope = (url: string, extra: { baseURL?: string; allowAbsoluteUrls?: boolean } = {}) => scope.contains({ baseURL: base, url, ...extra });
 
-  it.each(['/cgi-bin/user/get', '/cgi-bin/user/get?userid=a/../b', '/cgi-bin/a.b/c', '', '/x/./y', '/a%20b', 'http://127.0.0.1:8080/wecom/x', '/cgi-bin/..%2fy'])('%j is in scope', (url) => {
-    expect(inScope(url)).toBe(true);
-  });
+  it.each(['/cgi-bin/user/get', '/cgi-bin/user/get?userid=a/../b', '/cgi-bin/a.b/c', '', '/x/./y', '/a%20b', 'http://127.0.0.1:8080/wecom/x', '/cgi-bin/..%2fy'])(
+    '%j is in scope',
+    (url) => {
+      expect(inScope(url)).toBe(true);
+    },
+  );
 
   it.each([
     '//127.0.0.2:8080/wecom/x',

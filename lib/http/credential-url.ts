@@ -28,7 +28,10 @@ export class CredentialParam {
   read(url: string): string | undefined {
     const query = url.indexOf('?');
     if (query < 0) return undefined;
-    for (const pair of url.slice(query + 1).split('#', 1)[0].split('&')) {
+    for (const pair of url
+      .slice(query + 1)
+      .split('#', 1)[0]
+      .split('&')) {
       if (pair.startsWith(this.key)) return decodeLeniently(pair.slice(this.key.length));
     }
     return undefined;

@@ -98,7 +98,9 @@ describe('egress resolution', () => {
 
   it('non-string proxy options are refused, false and undefined accepted', () => {
     for (const value of [null, 0, true, '', '   ', {}]) {
-      expect(() => resolveConfig({ corpId: 'ww1', secret: 'a-secret-of-an-app', proxy: value as unknown as string }, 'crm')).toThrow(/option 'proxy' of app 'crm' must be a proxy URL/);
+      expect(() => resolveConfig({ corpId: 'ww1', secret: 'a-secret-of-an-app', proxy: value as unknown as string }, 'crm')).toThrow(
+        /option 'proxy' of app 'crm' must be a proxy URL/,
+      );
     }
     expect(resolveConfig({ corpId: 'ww1', secret: 'a-secret-of-an-app', proxy: false }, 'crm').proxy).toBe(false);
     expect(resolveConfig({ corpId: 'ww1', secret: 'a-secret-of-an-app' }, 'crm').proxy).toBeUndefined();

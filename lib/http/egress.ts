@@ -112,7 +112,9 @@ export class EgressPool {
       via = (protocolOf(baseUrl) === 'https:' ? https : http).agentsFor(baseUrl)?.proxy.href;
     } catch (error) {
       // A proxy variable that is not a usable URL fails at start-up, naming the variable, not at the first call.
-      throw new WeComConfigError(`WeCom egress for ${baseUrl}: ${error instanceof ProxyFailure ? error.problem : 'the environment names no usable proxy'}; fix the variable, or set option 'proxy' (false for none)`);
+      throw new WeComConfigError(
+        `WeCom egress for ${baseUrl}: ${error instanceof ProxyFailure ? error.problem : 'the environment names no usable proxy'}; fix the variable, or set option 'proxy' (false for none)`,
+      );
     }
     return new Egress('environment', { proxy: false, httpAgent: http, httpsAgent: https }, via, own ? [http, https] : []);
   }

@@ -12,7 +12,7 @@ import { backoffMs, sleep } from '../common/bounded.js';
 import { ProcessHold } from '../common/process-hold.js';
 import { WeComApiError } from '../common/errors/wecom-api.error.js';
 import { TRANSIENT_ERRCODES } from '../common/wecom-token.constants.js';
-import { pathOf } from '../common/redaction.js';
+import { pathOf, sentSecretsOf } from '../common/redaction.js';
 import { assertOk, decodeDownload, decodeResponse, headerOf } from '../common/wecom-body.js';
 import type { AppRef } from '../common/wecom-token.messages.js';
 
@@ -88,7 +88,7 @@ export class WeComClient {
   async download(path: string, params?: WeComParams): Promise<WeComFile> {
     const config: AxiosRequestConfig = { method: 'GET', url: path, ...(params ? { params } : {}) };
     const res = await this.send(config);
-    const file = decodeDownload(this.ref, 'GET', pathOf(path), res);
+    const file = decodeDownload(this.ref, 'GET', pathOf(path), res, () => sentSecretsOf(res.config ?? config));
     const filename = filenameOf(headerOf(res.headers, 'content-disposition'));
     return { bytes: file.bytes, contentType: file.contentType, ...(filename !== undefined ? { filename } : {}) };
   }
@@ -127,9 +127,11 @@ export class WeComClient {
     const path = pathOf(config.url);
     for (let attempt = 0; ; attempt++) {
       try {
-        const decoded = decodeResponse(this.ref, method, path, await this.send(config));
+        const res = await this.send(config);
+        const decoded = decodeResponse(this.ref, method, path, res);
         if (decoded.kind === 'binary') return decoded.bytes as unknown as T;
-        return assertOk(this.ref, path, decoded.body) as T;
+        // What the request carried as sent (the interceptor's token included) is redacted from an error's errmsg.
+        return assertOk(this.ref, path, decoded.body, () => sentSecretsOf(res.config ?? config)) as T;
       } catch (error) {
         const retriable = method === 'GET' && error instanceof WeComApiError && TRANSIENT_ERRCODES.has(error.errcode);
         if (!retriable || attempt + 1 >= attempts) throw error;

@@ -1,5 +1,5 @@
 import { splitUrl } from './auth-flow';
-import { parseCookies, serializeCookie } from './http-context';
+import { cookieValue, parseCookies, serializeCookie } from './http-context';
 
 describe('splitUrl', () => {
   it.each([
@@ -24,8 +24,22 @@ describe('splitUrl', () => {
 describe('cookies', () => {
   it('reads the first of repeated names, quoted and encoded values, and ignores junk', () => {
     const c = parseCookies('a=1; b="two"; a=3; junk; =x; c=%E5%BC%A0; d=%E0%A4%A');
-    expect([...c]).toEqual([['a', '1'], ['b', 'two'], ['c', '张'], ['d', '%E0%A4%A']]);
+    expect([...c]).toEqual([
+      ['a', '1'],
+      ['b', 'two'],
+      ['c', '张'],
+      ['d', '%E0%A4%A'],
+    ]);
     expect(parseCookies('x'.repeat(20_000)).size).toBe(0);
+  });
+
+  it('reads one cookie exactly as parseCookies reads it (the signed-in fast path)', () => {
+    const headers = ['a=1; b="two"; a=3; junk; =x; c=%E5%BC%A0; d=%E0%A4%A', ' a = 1 ;b=2', 'junk; a=1', 'a', 'b=1;a', ';;a=;a=2', 'x'.repeat(20_000) + '; a=1', ''];
+    for (const header of [...headers, ['a=1', 'a=2; b=3']]) {
+      const all = parseCookies(header);
+      for (const name of ['a', 'b', 'c', 'd', 'junk', 'x']) expect([header, name, cookieValue(header, name)]).toEqual([header, name, all.get(name)]);
+    }
+    expect(cookieValue(undefined, 'a')).toBeUndefined();
   });
 
   it('writes HttpOnly, SameSite=Lax, a lifetime, and Secure only when asked', () => {

@@ -14,7 +14,7 @@ import { describeError } from '../common/bounded.js';
 import type { IdentitySettings } from './identity.config.js';
 import type { WeComAuthorizeUrlOptions, WeComIdentity, WeComLoginUrlOptions } from './identity.interfaces.js';
 import { denied, exchangeFailedMessage, restartMessage } from './identity.messages.js';
-import { serializeCookie, type RequestFacts } from './http-context.js';
+import { cookieValue, serializeCookie, type RequestFacts } from './http-context.js';
 import { SessionCodec } from './session.js';
 import { STATE_MAX_AGE_MS, StateCodec } from './state.js';
 import { UsedStates } from './used-states.js';
@@ -55,11 +55,29 @@ export class AuthFlow {
 
   /** The identity in the request's session cookie, if it holds a valid one (no I/O). */
   session(facts: RequestFacts): WeComIdentity | undefined {
-    const identity = this.sessions.open(facts.cookies.get(this.settings.cookieName));
+    return this.sessionFrom(facts.cookies.get(this.settings.cookieName));
+  }
+
+  private sessionFrom(value: string | undefined): WeComIdentity | undefined {
+    const identity = this.sessions.open(value);
     if (!identity) return undefined;
     // An app's session names its corp; one sealed for another corp (same key material) is not this app's.
     if (this.settings.corpId !== undefined && identity.corpId !== this.settings.corpId) return undefined;
     return identity;
+  }
+
+  /**
+   * The signed-in fast path, for most requests behind the guard: the identity when the URL is not a return from
+   * WeCom (no `code` or `state` in the query) and the Cookie header holds a valid session; otherwise undefined, and
+   * `decide` has the last word. It reads one cookie and builds no request facts.
+   */
+  pass(url: string, cookieHeader: string | string[] | undefined): WeComIdentity | undefined {
+    const q = url.indexOf('?');
+    if (q !== -1) {
+      const query = new URLSearchParams(url.slice(q + 1).split('#', 1)[0]);
+      if (query.has('code') || query.has('state')) return undefined;
+    }
+    return this.sessionFrom(cookieValue(cookieHeader, this.settings.cookieName));
   }
 
   /** The decision for one request. */

@@ -29,12 +29,23 @@ interface RequestLike {
   raw?: { url?: string; socket?: { encrypted?: boolean } };
 }
 
+/** Path and query as the browser asked for them, on Express or Fastify. */
+export function requestUrl(request: unknown): string {
+  const req = (request ?? {}) as RequestLike;
+  // Express rewrites req.url inside mounted routers; originalUrl is what the browser asked for. Fastify's url is.
+  return typeof req.originalUrl === 'string' ? req.originalUrl : typeof req.url === 'string' ? req.url : (req.raw?.url ?? '/');
+}
+
+/** The Cookie header of an Express or Fastify request. */
+export function requestCookieHeader(request: unknown): string | string[] | undefined {
+  return ((request ?? {}) as RequestLike).headers?.cookie;
+}
+
 /** The facts of an Express or Fastify request. */
 export function requestFacts(request: unknown): RequestFacts {
   const req = (request ?? {}) as RequestLike;
   const headers = req.headers ?? {};
-  // Express rewrites req.url inside mounted routers; originalUrl is what the browser asked for. Fastify's url is.
-  const url = typeof req.originalUrl === 'string' ? req.originalUrl : typeof req.url === 'string' ? req.url : (req.raw?.url ?? '/');
+  const url = requestUrl(req);
   const encrypted = req.socket?.encrypted === true || req.raw?.socket?.encrypted === true;
   const protocol = req.protocol === 'https' || req.protocol === 'http' ? req.protocol : encrypted ? 'https' : 'http';
   // Express 5 and Fastify 5 give `host` with its port (and honour trust proxy); older ones fall back to the header.
@@ -42,25 +53,48 @@ export function requestFacts(request: unknown): RequestFacts {
   return { method: (req.method ?? 'GET').toUpperCase(), url, headers, protocol, host, cookies: parseCookies(headers.cookie) };
 }
 
+/** Longest Cookie header read; a longer one is taken as no cookies at all. */
+const MAX_COOKIE_HEADER = 16_384;
+
 /** The cookies of a Cookie header; a name that appears twice keeps its first value (the most specific path). */
 export function parseCookies(header: string | string[] | undefined): Map<string, string> {
   const cookies = new Map<string, string>();
   const text = Array.isArray(header) ? header.join('; ') : header;
-  if (!text || text.length > 16_384) return cookies;
+  if (!text || text.length > MAX_COOKIE_HEADER) return cookies;
   for (const part of text.split(';')) {
     const eq = part.indexOf('=');
     if (eq <= 0) continue;
     const name = part.slice(0, eq).trim();
     if (!name || cookies.has(name)) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    try {
-      cookies.set(name, decodeURIComponent(value));
-    } catch {
-      cookies.set(name, value);
-    }
+    cookies.set(name, cookieText(part.slice(eq + 1)));
   }
   return cookies;
+}
+
+/** One cookie's value, read as `parseCookies` would read it, without building the map (the signed-in fast path). */
+export function cookieValue(header: string | string[] | undefined, name: string): string | undefined {
+  const text = Array.isArray(header) ? header.join('; ') : header;
+  if (!text || text.length > MAX_COOKIE_HEADER) return undefined;
+  let start = 0;
+  while (start < text.length) {
+    const end = text.indexOf(';', start);
+    const stop = end === -1 ? text.length : end;
+    const eq = text.indexOf('=', start);
+    if (eq > start && eq < stop && text.slice(start, eq).trim() === name) return cookieText(text.slice(eq + 1, stop));
+    start = stop + 1;
+  }
+  return undefined;
+}
+
+function cookieText(raw: string): string {
+  let value = raw.trim();
+  if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /** Attributes of one Set-Cookie. */

@@ -78,7 +78,9 @@ export function resolveIdentitySettings(raw: RawIdentityOptions | undefined, con
   let material: string;
   if (auth.sessionSecret !== undefined) {
     if (typeof auth.sessionSecret !== 'string' || auth.sessionSecret.length < MIN_SESSION_SECRET_LENGTH) {
-      throw new WeComConfigError(invalidAuthOptionMessage(app, 'sessionSecret', `must be a string of at least ${MIN_SESSION_SECRET_LENGTH} characters (random, kept like a password)`));
+      throw new WeComConfigError(
+        invalidAuthOptionMessage(app, 'sessionSecret', `must be a string of at least ${MIN_SESSION_SECRET_LENGTH} characters (random, kept like a password)`),
+      );
     }
     material = `session-secret\u0000${auth.sessionSecret}`;
   } else {

@@ -1,6 +1,7 @@
 /**
  * Every user-facing message of identity, as functions; none takes a code, a state, a user_ticket or a token.
  */
+import { quoteUntrusted } from '../common/redaction.js';
 
 /** A state that WeCom would refuse. */
 export function invalidStateMessage(app: string, length: number): string {
@@ -29,7 +30,7 @@ export function noAgentIdForLoginMessage(app: string, what: string): string {
 
 /** 40029 on the code exchange. */
 export function oauthCodeMessage(app: string, corpId: string, path: string): string {
-  return `WeCom ${path} answered 40029 for corp ${corpId}, app '${app}': the code was already used or is older than 5 minutes (a reload, the back button, a shared link). Send the user through authorizeUrl/loginUrl again for a new code`;
+  return `WeCom ${path} answered 40029 for corp ${quoteUntrusted(corpId)}, app '${quoteUntrusted(app)}': the code was already used or is older than 5 minutes (a reload, the back button, a shared link). Send the user through authorizeUrl/loginUrl again for a new code`;
 }
 
 /** An exchange answer without any identity in it. */

@@ -21,5 +21,4 @@ export function getWeComOAuthServiceToken(name: string = DEFAULT_APP_NAME): stri
 }
 
 /** Inject the `WeComOAuthService` of app `name`. */
-export const InjectWeComOAuthService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator =>
-  Inject(getWeComOAuthServiceToken(name));
+export const InjectWeComOAuthService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator => Inject(getWeComOAuthServiceToken(name));

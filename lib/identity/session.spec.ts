@@ -22,4 +22,17 @@ describe('SessionCodec', () => {
     const forged = Buffer.from(JSON.stringify({ v: 1, c: 'ww1', u: 'admin', iat: 0, exp: 9e9 })).toString('base64url');
     for (const bad of [`${forged}.${mac}`, `${body}.`, `.${mac}`, `${body}.${mac}.x`, 'x'.repeat(5_000), '', `${body}x.${mac}`]) expect(codec.open(bad, t0)).toBeUndefined();
   });
+
+  it('keeps what a verified value opens to, frozen, until its end; never keeps a refused one', () => {
+    const value = codec.seal({ corpId: 'ww1', userId: 'wangwu' }, t0);
+    const first = codec.open(value, t0);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(codec.open(value, t0 + 1_000)).toBe(first);
+    expect(codec.open(value, t0 + 3_600_000)).toBeUndefined();
+    expect(codec.open(value, t0)).toEqual(first);
+    const [body, mac] = value.split('.') as [string, string];
+    const altered = `${body}.${mac.slice(0, -2)}AA`;
+    expect(codec.open(altered, t0)).toBeUndefined();
+    expect(codec.open(altered, t0)).toBeUndefined();
+  });
 });

@@ -10,6 +10,8 @@ import type { WeComIdentity } from './identity.interfaces.js';
 const MAX_VALUE_LENGTH = 3_000;
 /** Longest identity field kept (WeCom's ids are far shorter). */
 const MAX_FIELD_LENGTH = 256;
+/** Cookie values already verified, kept with what they open to: a signed-in browser's next request costs a lookup. */
+const VERIFIED_KEPT = 1_024;
 
 interface Payload {
   v: 1;
@@ -24,6 +26,9 @@ interface Payload {
 
 /** Seals and opens session cookie values under one key. */
 export class SessionCodec {
+  /** Verified values → their identity and end (ms); bounded, oldest first out. Holds nothing a cookie does not. */
+  private readonly verified = new Map<string, { readonly identity: WeComIdentity; readonly expMs: number }>();
+
   constructor(
     private readonly key: Buffer,
     private readonly ttlMs: number,
@@ -48,6 +53,21 @@ export class SessionCodec {
   /** The identity in a cookie value, or undefined when it is absent, altered, expired or malformed. */
   open(value: string | undefined, now = Date.now()): WeComIdentity | undefined {
     if (typeof value !== 'string' || value.length > MAX_VALUE_LENGTH) return undefined;
+    const known = this.verified.get(value);
+    if (known !== undefined) {
+      if (known.expMs > now) return known.identity;
+      this.verified.delete(value);
+      return undefined;
+    }
+    const opened = this.verify(value, now);
+    if (opened !== undefined) {
+      if (this.verified.size >= VERIFIED_KEPT) this.verified.delete(this.verified.keys().next().value as string);
+      this.verified.set(value, opened);
+    }
+    return opened?.identity;
+  }
+
+  private verify(value: string, now: number): { identity: WeComIdentity; expMs: number } | undefined {
     const dot = value.indexOf('.');
     if (dot <= 0 || dot !== value.lastIndexOf('.')) return undefined;
     const body = value.slice(0, dot);
@@ -62,13 +82,14 @@ export class SessionCodec {
     if (payload === null || typeof payload !== 'object' || payload.v !== 1 || !field(payload.c)) return undefined;
     if (typeof payload.exp !== 'number' || payload.exp * 1000 <= now) return undefined;
     if (!field(payload.u) && !field(payload.o)) return undefined;
-    return {
+    const identity: WeComIdentity = Object.freeze({
       corpId: payload.c,
       ...(field(payload.u) ? { userId: payload.u } : {}),
       ...(field(payload.o) ? { openId: payload.o } : {}),
       ...(field(payload.x) ? { externalUserId: payload.x } : {}),
       ...(field(payload.ou) ? { openUserId: payload.ou } : {}),
-    };
+    });
+    return { identity, expMs: payload.exp * 1000 };
   }
 
   private sign(body: string): string {

@@ -7,7 +7,7 @@ describe('StateCodec', () => {
   const binding = StateCodec.newBinding();
   const t0 = 1_800_000_000_000;
 
-  it('issues states in WeCom\'s alphabet, at most 128 characters, each different', () => {
+  it("issues states in WeCom's alphabet, at most 128 characters, each different", () => {
     const a = codec.issue(binding, 0, t0);
     const b = codec.issue(binding, 0, t0);
     expect(a).toMatch(/^[A-Za-z0-9]{1,128}$/);

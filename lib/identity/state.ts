@@ -43,7 +43,9 @@ export class StateCodec {
   /** A fresh state for the browser holding `binding`. */
   issue(binding: string, attempt: 0 | 1, now = Date.now()): string {
     const nonce = randomBytes(16).toString('hex');
-    const issued = Math.floor(now / 1000).toString(16).padStart(8, '0');
+    const issued = Math.floor(now / 1000)
+      .toString(16)
+      .padStart(8, '0');
     const body = `${nonce}${issued}${attempt}`;
     return `${body}${this.sign(body, binding)}`;
   }

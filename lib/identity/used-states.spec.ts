@@ -11,7 +11,7 @@ describe('UsedStates', () => {
     expect(await used.claim('n1', 1_000, t0 + 2_000)).toBe(true);
   });
 
-  it('two instances that share a cache (and a lock) see each other\'s claims', async () => {
+  it("two instances that share a cache (and a lock) see each other's claims", async () => {
     const cache = createCache();
     const lock = new InProcessTokenLock();
     const a = new UsedStates({ keyPrefix: 'wecom:v1:t2', cache, timeoutMs: 100, owner: 'a' });

@@ -82,6 +82,8 @@ export class UsedStates {
   private warnOnce(error: unknown): void {
     if (this.warned) return;
     this.warned = true;
-    this.logger.warn(`${this.options.owner}: the shared memory of used login states failed (${describeError(error)}); this instance still refuses a state it saw, another instance may not`);
+    this.logger.warn(
+      `${this.options.owner}: the shared memory of used login states failed (${describeError(error)}); this instance still refuses a state it saw, another instance may not`,
+    );
   }
 }

@@ -6,7 +6,7 @@ import { BadGatewayException, BadRequestException, CanActivate, ExecutionContext
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { WeComConfigError } from '../common/errors/wecom-config.error.js';
 import { DEFAULT_APP_NAME } from '../common/wecom-token.constants.js';
-import { appendSetCookies, requestFacts, setResponseHeader } from './http-context.js';
+import { appendSetCookies, requestCookieHeader, requestFacts, requestUrl, setResponseHeader } from './http-context.js';
 import type { WeComAuthTarget } from './identity.interfaces.js';
 import { noOAuthServiceMessage } from './identity.messages.js';
 import { getWeComOAuthServiceName, getWeComSuiteOAuthServiceName } from './identity.tokens.js';
@@ -21,6 +21,8 @@ import { IDENTITY_KEY, WECOM_AUTH_TARGET } from './identity.constants.js';
 @Injectable()
 export class WeComAuthGuard implements CanActivate {
   private readonly services = new Map<string, WeComOAuthService>();
+  /** The OAuth service of each route (controller class, handler), found once. */
+  private readonly byRoute = new WeakMap<object, WeakMap<object, WeComOAuthService>>();
 
   /** Built by Nest where the guard is used; it finds the registration's OAuth service through `moduleRef`. */
   constructor(
@@ -28,14 +30,24 @@ export class WeComAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {}
 
-  /** Passes with a session; otherwise answers 302 (to WeCom, or to the clean URL after the return), 401 or 502. */
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * Passes with a session (at once, with no promise, for a signed-in request); otherwise answers 302 (to WeCom, or
+   * to the clean URL after the return), 401 or 502.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return false;
-    const target = this.reflector.getAllAndOverride<WeComAuthTarget | undefined>(WECOM_AUTH_TARGET, [context.getHandler(), context.getClass()]);
-    const service = this.service(target);
-    const http = context.switchToHttp();
-    const request = http.getRequest<Record<PropertyKey, unknown>>();
-    const response = http.getResponse<unknown>();
+    const service = this.serviceOf(context);
+    const request = context.switchToHttp().getRequest<Record<PropertyKey, unknown>>();
+    const identity = service.flow.pass(requestUrl(request), requestCookieHeader(request));
+    if (identity !== undefined) {
+      request[IDENTITY_KEY] = identity;
+      return true;
+    }
+    return this.decide(context, service, request);
+  }
+
+  private async decide(context: ExecutionContext, service: WeComOAuthService, request: Record<PropertyKey, unknown>): Promise<boolean> {
+    const response = context.switchToHttp().getResponse<unknown>();
     const decision = await service.flow.decide(requestFacts(request));
     appendSetCookies(response, decision.kind === 'pass' ? [] : decision.cookies);
     switch (decision.kind) {
@@ -53,6 +65,19 @@ export class WeComAuthGuard implements CanActivate {
         if (decision.status === 400) throw new BadRequestException(decision.message);
         throw new BadGatewayException(decision.message);
     }
+  }
+
+  private serviceOf(context: ExecutionContext): WeComOAuthService {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    let routes = this.byRoute.get(controller);
+    const known = routes?.get(handler);
+    if (known) return known;
+    const target = this.reflector.getAllAndOverride<WeComAuthTarget | undefined>(WECOM_AUTH_TARGET, [handler, controller]);
+    const service = this.service(target);
+    if (!routes) this.byRoute.set(controller, (routes = new WeakMap()));
+    routes.set(handler, service);
+    return service;
   }
 
   private service(target: WeComAuthTarget | undefined): WeComOAuthService {

@@ -29,7 +29,11 @@ export interface OAuthEndpoints {
 /** A self-built app's endpoints. */
 export const APP_OAUTH_ENDPOINTS: OAuthEndpoints = Object.freeze({ userInfo: '/cgi-bin/auth/getuserinfo', userDetail: '/cgi-bin/auth/getuserdetail', codeParam: 'code' });
 /** A third-party suite's endpoints (suite_access_token). */
-export const SUITE_OAUTH_ENDPOINTS: OAuthEndpoints = Object.freeze({ userInfo: '/cgi-bin/service/auth/getuserinfo3rd', userDetail: '/cgi-bin/service/auth/getuserdetail3rd', codeParam: 'code' });
+export const SUITE_OAUTH_ENDPOINTS: OAuthEndpoints = Object.freeze({
+  userInfo: '/cgi-bin/service/auth/getuserinfo3rd',
+  userDetail: '/cgi-bin/service/auth/getuserdetail3rd',
+  codeParam: 'code',
+});
 
 /**
  * OAuth2 in the WeCom client and web login outside it, for one app. Injected as `WeComOAuthService` for the

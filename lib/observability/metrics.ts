@@ -133,7 +133,6 @@ function globalMeterProvider(): WeComMeterProvider | undefined {
   return provider.getMeter(METER_NAME) === api.createNoopMeter() ? undefined : provider;
 }
 
-
 /** Subscribe the instruments of `meter` to the channels; returns the unsubscription. */
 function subscribe(meter: WeComMeter): () => void {
   const fetches = meter.createCounter(METRIC_FETCHES, {

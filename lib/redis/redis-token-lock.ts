@@ -6,11 +6,26 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { inspect } from 'node:util';
+import { Logger } from '@nestjs/common';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import { bounded, describeError } from '../common/bounded.js';
 import { loadOptionalPeer } from '../common/optional-peer.js';
-import { fingerprint, redisUrlWithoutPassword } from '../common/redaction.js';
+import { fingerprint } from '../common/redaction.js';
 import type { AtomicTokenInvalidation, TokenInvalidationFeed } from '../engine/token-store.js';
+import { adaptClient, isIoRedis, shutDown, topologyHint, type LockConnection, type LockFeed, type RedisLockClient } from './redis-clients.js';
+import { ownSpec, type OwnSpec, type RedisTokenLockOptions, type RedisTokenLockOwnClientOptions } from './redis-options.js';
+import { ACQUIRE_SCRIPT, COMPARE_AND_DELETE_TOKEN_SCRIPT, RELEASE_SCRIPT, WRITTEN_MARK } from './redis-scripts.js';
+
+export type { IoRedisLockClient, RedisLockClient, RedisNodeAddress, RedisTopology } from './redis-clients.js';
+export type {
+  RedisTokenLockClientOptions,
+  RedisTokenLockClusterOptions,
+  RedisTokenLockCommonOptions,
+  RedisTokenLockOptions,
+  RedisTokenLockOwnClientOptions,
+  RedisTokenLockSentinelOptions,
+  RedisTokenLockUrlOptions,
+} from './redis-options.js';
 
 /**
  * Every compare-and-delete publishes `{origin} {key} {sha256(token)[0..16]}` here, whether it deleted or not, so
@@ -18,132 +33,25 @@ import type { AtomicTokenInvalidation, TokenInvalidationFeed } from '../engine/t
  */
 export const INVALIDATION_CHANNEL = 'wecom:v1:invalidated';
 
-/**
- * The part of a connected node-redis client (v4 or v5, single node or cluster) that the lock uses.
- * `createClient()` and `createCluster()` of `redis` / `@redis/client` fit it.
- */
-export interface RedisLockClient {
-  set(key: string, value: string, options: { NX: true; PX: number }): Promise<unknown>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  /** For announcing new entries to waiting instances; node-redis clients have it. */
-  publish?(channel: string, message: string): Promise<unknown>;
-  /** A second connection for the invalidation feed (SUBSCRIBE takes a connection over); node-redis clients have it. */
-  duplicate?(): unknown;
-}
-
-/** The subscriber connection of the invalidation feed, as far as it is used here. */
-interface Subscriber {
-  connect(): Promise<unknown>;
-  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  close?(): Promise<unknown>;
-  destroy?(): void;
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-}
-
-/** Settings shared by both ways of building a `RedisTokenLock`. */
-export interface RedisTokenLockCommonOptions {
-  /**
-   * Bound on one Redis command, and on the first connection before the first command. Default 1000 ms. A lease
-   * that Redis grants after this bound is given back at once.
-   */
-  commandTimeoutMs?: number;
-}
-
-/** Build the lock with its own client: it connects on first use, reconnects forever, and is closed by `close()`. */
-export interface RedisTokenLockUrlOptions extends RedisTokenLockCommonOptions {
-  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…`. */
-  url: string;
-  /** Longest pause between two reconnection attempts while Redis is away. Default 2000 ms. */
-  maxReconnectDelayMs?: number;
-}
-
-/** Build the lock on a connected client that the application owns (and closes). */
-export interface RedisTokenLockClientOptions extends RedisTokenLockCommonOptions {
-  /** A connected node-redis v4/v5 client; the lock never closes it. */
-  client: RedisLockClient;
-}
-
-/** Options of {@link RedisTokenLock}: `{ url }` or `{ client }`. */
-export type RedisTokenLockOptions = RedisTokenLockUrlOptions | RedisTokenLockClientOptions;
-
-/** The lock's own `@redis/client` v5 client, as far as it is used here. */
+/** The lock's own `@redis/client` v5 client, cluster or sentinel, as far as it is used here. */
 interface OwnClient extends RedisLockClient {
-  readonly isReady: boolean;
+  /** A client and a sentinel have it; a cluster only has `isOpen`. */
+  readonly isReady?: boolean;
+  readonly isOpen?: boolean;
   connect(): Promise<unknown>;
   close(): Promise<unknown>;
-  destroy(): void;
+  destroy(): unknown;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
+  sendCommand?(...args: unknown[]): Promise<unknown>;
 }
 
-/**
- * Take the lease; when someone else holds it, repair a lease that outlives its maximum: a key without expiry (left
- * by another tool or an old version) or with a longer one is given the lease's own, so it is taken over after one
- * lease instead of making every fetch wait forever.
- */
-const ACQUIRE_SCRIPT = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -1 or ttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-
-/** Marks an announcement of a new entry on the invalidation channel (in place of a fingerprint). */
-const WRITTEN_MARK = '*';
-
-/** Delete the lease only while it is still ours. */
-const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
-/**
- * Delete the cache entry only while it holds the rejected token (or ticket). The entry is JSON: either
- * cache-manager/Keyv's wrapper `{"value":{"token":…},"expires":…}` (Keyv escapes a string that starts with ':' by doubling the ':') or a
- * bare `{"token":…,"expiresAt":…}` written by a service in another language. Anything else is left alone.
- */
-const COMPARE_AND_DELETE_TOKEN_SCRIPT = `
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local ok, decoded = pcall(cjson.decode, raw)
-if not ok or type(decoded) ~= 'table' then return 0 end
-local token = decoded.token or decoded.ticket
-local value = decoded.value
-if type(value) == 'string' then
-  local okInner, inner = pcall(cjson.decode, value)
-  if okInner and type(inner) == 'table' then value = inner end
-end
-if type(value) == 'table' then
-  token = value.token or value.ticket
-  if type(token) == 'string' and string.sub(token, 1, 1) == ':' then token = string.sub(token, 2) end
-end
-if token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
-/** A connection that can be closed: node-redis' client and its duplicates. */
-interface Closable {
-  readonly isReady?: boolean;
-  close?(): Promise<unknown>;
-  destroy?(): void;
-}
-
-/** Close a connection that is up, destroy one that is not. */
-async function shutDown(connection: Closable): Promise<void> {
-  try {
-    if (connection.isReady !== false && connection.close) await connection.close();
-    else destroyQuietly(connection);
-  } catch {
-    destroyQuietly(connection);
-  }
-}
-
-function destroyQuietly(connection: Closable): void {
-  try {
-    connection.destroy?.();
-  } catch {
-    // already closed
-  }
+/** Whether the own client can take commands now. */
+function up(own: OwnClient): boolean {
+  return own.isReady ?? own.isOpen ?? false;
 }
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
-
 
 function positive(value: number | undefined, fallback: number, option: string): number {
   if (value === undefined) return fallback;
@@ -155,14 +63,19 @@ function positive(value: number | undefined, fallback: number, option: string): 
 
 /**
  * A `TokenLock` shared by every instance of a fleet through Redis. Give it the same Redis as the shared cache
- * (`createKeyv(url)` of `@keyv/redis`, no namespace), so that `invalidate(rejectedToken)` is one atomic
- * compare-and-delete of the shared entry.
+ * (see docs/redis-topologies.md: the cache key must stay `wecom:v1:…`, no `keyv::` prefix), so that
+ * `invalidate(rejectedToken)` is one atomic compare-and-delete of the shared entry.
  *
  * ```ts
  * WeComTokenModule.forRoot({ corpId, secret, lock: new RedisTokenLock({ url: process.env.REDIS_URL }) })
  * ```
  *
- * Built from `{ url }`, it loads `@redis/client` (an optional peer dependency) on first use, connects lazily,
+ * Standalone Redis (`{ url }`), Cluster (`{ rootNodes }`), Sentinel (`{ sentinelRootNodes, name }` or a
+ * `redis+sentinel://` URL), or a client of the application (`{ client }`: node-redis client, cluster or sentinel,
+ * ioredis `Redis` or `Cluster`). Every script touches one key, so each runs on the key's own slot of a Cluster; the
+ * feed is classic PUBLISH/SUBSCRIBE, which a Cluster delivers to every node.
+ *
+ * Built from options, it loads `@redis/client` (an optional peer dependency) on first use, connects lazily,
  * never queues commands while Redis is away (they fail at once, and the module coordinates within the process
  * until Redis returns), reconnects with capped backoff for as long as it lives, and is closed by `close()`, which
  * `WeComTokenModule` calls on shutdown.
@@ -171,39 +84,42 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
   /** Names this lock's own messages on the invalidation channel, so that it does not act on them. */
   private readonly origin = `${hostname()}:${process.pid}:${randomUUID()}`;
   private readonly listeners = new Map<string, Set<{ listener: (tokenFingerprint: string) => void; written?: (() => void) | undefined }>>();
-  private subscriber?: Subscriber;
+  private readonly logger = new Logger('RedisTokenLock');
+  private feed?: LockFeed;
+  private feedTried = false;
   private readonly commandTimeoutMs: number;
-  private readonly url?: string;
+  private readonly spec?: OwnSpec;
   private readonly maxReconnectDelayMs: number;
   private readonly target: string;
-  private client?: RedisLockClient;
+  private connection?: LockConnection;
   private own?: OwnClient;
   private firstConnect?: Promise<unknown>;
   private everReady = false;
   /** The first connection already had its wait: until Redis answers, fail at once. */
   private gaveUpWaiting = false;
   private initialWait?: Promise<unknown>;
-  private subscriberConnect?: Promise<unknown>;
   private lastError?: string;
+  /** Set when the own client turned out to point at the wrong kind of node (a Cluster node, a replica). */
+  private misconfigured?: string;
   private closed = false;
 
   constructor(options: RedisTokenLockOptions) {
-    if (!options || typeof options !== 'object') throw new TypeError('RedisTokenLock: options must be { url } or { client }');
+    if (!options || typeof options !== 'object') throw new TypeError('RedisTokenLock: options must be { url }, { rootNodes }, { sentinelRootNodes, name } or { client }');
     this.commandTimeoutMs = positive(options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs');
     if ('client' in options && options.client !== undefined) {
       const client = options.client as Partial<RedisLockClient> | null;
-      if (!client || typeof client.set !== 'function' || typeof client.eval !== 'function') {
-        throw new TypeError('RedisTokenLock: option \'client\' must be a connected node-redis client (with set and eval)');
+      if (!client || typeof client.eval !== 'function' || (!isIoRedis(client) && typeof client.set !== 'function')) {
+        throw new TypeError("RedisTokenLock: option 'client' must be a connected node-redis client, cluster or sentinel, or an ioredis Redis or Cluster");
       }
-      this.client = options.client;
-      this.target = 'the given Redis client';
+      this.connection = adaptClient(options.client, false);
+      this.target = `the given ${this.connection.library} ${this.connection.topology} client`;
       this.maxReconnectDelayMs = DEFAULT_MAX_RECONNECT_DELAY_MS;
     } else {
-      const { url } = options as RedisTokenLockUrlOptions;
-      if (typeof url !== 'string' || url.trim() === '') throw new TypeError('RedisTokenLock: option \'url\' must be a redis:// or rediss:// URL');
-      this.url = url;
-      this.target = redisUrlWithoutPassword(url, 'the configured Redis');
-      this.maxReconnectDelayMs = positive((options as RedisTokenLockUrlOptions).maxReconnectDelayMs, DEFAULT_MAX_RECONNECT_DELAY_MS, 'maxReconnectDelayMs');
+      const { spec, target } = ownSpec(options);
+      this.spec = spec;
+      this.target = target;
+      const own = options as RedisTokenLockOwnClientOptions;
+      this.maxReconnectDelayMs = positive(own.maxReconnectDelayMs, DEFAULT_MAX_RECONNECT_DELAY_MS, 'maxReconnectDelayMs');
     }
   }
 
@@ -212,16 +128,16 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     const client = await this.ready();
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
     const px = Math.max(1, Math.ceil(ttlMs));
-    const reply = await this.bounded(client.eval(ACQUIRE_SCRIPT, { keys: [key], arguments: [owner, String(px)] }), 'SET NX', (late) => {
+    const reply = await this.bounded(client.evalScript(ACQUIRE_SCRIPT, [key], [owner, String(px)]), 'SET NX', (late) => {
       // Granted after we gave up: give it back, so nobody waits for a lease that no one uses.
-      if (late === 1) client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [owner] }).catch(() => undefined);
+      if (late === 1) client.evalScript(RELEASE_SCRIPT, [key], [owner]).catch(() => undefined);
     });
     if (reply !== 1) return null;
     let released = false;
     return async () => {
       if (released) return;
       released = true;
-      await this.bounded(client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [owner] }), 'release');
+      await this.bounded(client.evalScript(RELEASE_SCRIPT, [key], [owner]), 'release');
     };
   }
 
@@ -229,7 +145,7 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
   async compareAndDeleteToken(key: string, token: string): Promise<void> {
     const client = await this.ready();
     const message = `${this.origin} ${key} ${fingerprint(token)}`;
-    await this.bounded(client.eval(COMPARE_AND_DELETE_TOKEN_SCRIPT, { keys: [key], arguments: [token, INVALIDATION_CHANNEL, message] }), 'compare-and-delete');
+    await this.bounded(client.evalScript(COMPARE_AND_DELETE_TOKEN_SCRIPT, [key], [token, INVALIDATION_CHANNEL, message]), 'compare-and-delete');
   }
 
   /**
@@ -238,15 +154,15 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
    */
   async announceEntry(key: string): Promise<void> {
     const client = await this.ready();
-    if (typeof client.publish !== 'function') return;
+    if (!client.publish) return;
     await this.bounded(client.publish(INVALIDATION_CHANNEL, `${this.origin} ${key} ${WRITTEN_MARK}`), 'publish');
   }
 
   /**
    * Call `listener` with the fingerprint of every token another instance invalidates under `key`, and `written`
-   * when another instance announces a new entry there. The subscriber connection (a duplicate of the client, which
-   * node-redis re-subscribes after a reconnect) opens with the first listener; while Redis is away
-   * nothing arrives, and a process then learns of a rejection from its own calls.
+   * when another instance announces a new entry there. The feed has a connection of its own (a duplicate of the
+   * client, or a sentinel client's pub/sub connection), which the client re-subscribes after a reconnect or a
+   * failover; while Redis is away nothing arrives, and a process then learns of a rejection from its own calls.
    */
   onTokenInvalidated(key: string, listener: (tokenFingerprint: string) => void, written?: () => void): () => void {
     let forKey = this.listeners.get(key);
@@ -262,26 +178,44 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
     };
   }
 
+  /** Open the feed once, and say at start-up which feed this process has. */
   private subscribe(): void {
-    if (this.subscriber || this.closed) return;
-    let base: RedisLockClient;
+    if (this.feedTried || this.closed) return;
+    let connection: LockConnection;
     try {
-      base = this.client && !this.url ? this.client : (this.own ?? this.connect());
+      if (this.spec && !this.own) this.connect();
+      connection = this.connection!;
     } catch {
       return; // no @redis/client: the feed is off, compare-and-delete and the lease fail (and are warned about) as before
     }
-    if (typeof base.duplicate !== 'function') return;
-    const subscriber = base.duplicate() as Subscriber;
-    this.subscriber = subscriber;
-    subscriber.on('error', (error: unknown) => {
-      this.lastError = describeError(error);
-    });
-    this.subscriberConnect = subscriber
-      .connect()
-      .then(() => (this.closed ? undefined : subscriber.subscribe(INVALIDATION_CHANNEL, (message) => this.dispatch(message))))
-      .catch((error: unknown) => {
+    this.feedTried = true;
+    const feed = connection.openFeed(
+      INVALIDATION_CHANNEL,
+      (message) => this.dispatch(message),
+      (error: unknown) => {
         this.lastError = describeError(error);
-      });
+      },
+      this.firstConnect,
+    );
+    if (typeof feed === 'string') {
+      this.logger.warn(
+        `no invalidation feed on ${this.target}: ${feed}. Each process learns of a rejected token only from its own calls, and instances waiting on another's fetch poll the shared cache`,
+      );
+      return;
+    }
+    this.feed = feed;
+    void feed.subscribed.then((subscribed) => {
+      if (this.closed || this.misconfigured) return; // a misconfigured lock has said so, loudly, already
+      if (!subscribed || !this.connectionReady()) {
+        this.logger.warn(`invalidation feed on ${this.target} not subscribed yet (${this.lastError}); it subscribes when Redis answers`);
+        return;
+      }
+      this.logger.log(`invalidation feed: pub/sub on ${connection.topology} Redis (${this.target}, ${connection.library}), channel ${INVALIDATION_CHANNEL}`);
+    });
+  }
+
+  private connectionReady(): boolean {
+    return this.own ? up(this.own) : true;
   }
 
   private dispatch(message: string): void {
@@ -305,22 +239,22 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
 
   /** Whether the lock can talk to Redis right now (always true for a client given by the application). */
   get isReady(): boolean {
-    if (this.closed) return false;
-    return this.own ? this.own.isReady : this.client !== undefined;
+    if (this.closed || this.misconfigured) return false;
+    return this.own ? up(this.own) : this.connection !== undefined && !this.spec;
   }
 
-  /** Close the lock's own client (a client given by the application is left open). Idempotent. */
+  /** Close the lock's own client and the feed's connection (a client given by the application is left open). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
+    const feed = this.feed;
+    this.feed = undefined;
     this.listeners.clear();
     // A connection still being made is let finish (bounded) and then closed: node-redis does not abort a connect in
     // progress on destroy(), so closing first would leave its socket open and keep the process alive.
-    const pending = [this.subscriberConnect, this.firstConnect].filter((p): p is Promise<unknown> => p !== undefined);
+    const pending = [feed?.subscribed, this.firstConnect].filter((p): p is Promise<unknown> => p !== undefined);
     if (pending.length) await bounded(Promise.all(pending.map((p) => p.catch(() => undefined))), this.commandTimeoutMs, 'connect').catch(() => undefined);
-    if (subscriber) await shutDown(subscriber);
+    if (feed) await bounded(feed.close(), this.commandTimeoutMs, 'closing the feed').catch(() => undefined);
     const own = this.own;
     this.own = undefined;
     if (own) await shutDown(own);
@@ -332,12 +266,12 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
   }
 
   /** The client, connecting the own one on first use; afterwards a client that is away fails at once. */
-  private async ready(): Promise<RedisLockClient> {
+  private async ready(): Promise<LockConnection> {
     if (this.closed) throw new Error(`RedisTokenLock for ${this.target} is closed`);
-    if (this.client && !this.own) return this.client;
+    if (!this.spec) return this.connection!;
     const own = this.own ?? this.connect();
     if (this.listeners.size > 0) this.subscribe();
-    if (!own.isReady && !this.everReady && !this.gaveUpWaiting && this.firstConnect) {
+    if (!up(own) && !this.everReady && !this.gaveUpWaiting && this.firstConnect) {
       // The first connection gets one bounded wait, shared by concurrent callers; afterwards a client that is
       // away fails at once.
       this.initialWait ??= this.bounded(this.firstConnect, 'connect').finally(() => {
@@ -345,43 +279,88 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
       });
       await this.initialWait.catch(() => undefined);
     }
-    if (!own.isReady) throw new Error(`Redis at ${this.target} is offline${this.lastError ? ` (${this.lastError})` : ''}`);
-    return own;
+    if (this.misconfigured) throw new Error(this.misconfigured);
+    if (!up(own)) throw new Error(`Redis at ${this.target} is offline${this.lastError ? ` (${this.lastError})` : ''}`);
+    return this.connection!;
   }
 
   private connect(): OwnClient {
     if (this.closed) throw new Error(`RedisTokenLock for ${this.target} is closed`);
-    let redis: { createClient(options: object): unknown };
+    let redis: { createClient(options: object): unknown; createCluster(options: object): unknown; createSentinel(options: object): unknown };
     try {
       // Loaded here, not at the top: applications without Redis never load it.
       redis = loadOptionalPeer('@redis/client') as typeof redis;
     } catch {
-      throw new Error('RedisTokenLock({ url }) needs the package @redis/client (npm install @redis/client), or pass { client }');
+      throw new Error('RedisTokenLock needs the package @redis/client (npm install @redis/client), or pass { client }');
     }
     const maxDelay = this.maxReconnectDelayMs;
-    const own = redis.createClient({
-      url: this.url,
-      // Fail at once while Redis is away instead of queueing: callers fall back to in-process coordination.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: this.commandTimeoutMs,
-        // Keep trying for as long as the lock lives, so that the fleet goes back to Redis when it returns.
-        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 16), maxDelay) + Math.floor(Math.random() * 50),
-      },
-    }) as OwnClient;
+    const socket = {
+      connectTimeout: this.commandTimeoutMs,
+      // Keep trying for as long as the lock lives, so that the fleet goes back to Redis when it returns.
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 16), maxDelay) + Math.floor(Math.random() * 50),
+    };
+    // Fail at once while Redis is away instead of queueing: callers fall back to in-process coordination.
+    const node = { disableOfflineQueue: true, socket };
+    const spec = this.spec!;
+    const own = (
+      spec.kind === 'standalone'
+        ? redis.createClient({ url: spec.url, ...node })
+        : spec.kind === 'cluster'
+          ? redis.createCluster({ rootNodes: spec.rootNodes, defaults: { ...spec.defaults, ...node } })
+          : redis.createSentinel({
+              name: spec.name,
+              sentinelRootNodes: spec.sentinelRootNodes.map(({ host, port }) => ({ host, port })),
+              nodeClientOptions: { ...spec.nodeClientOptions, socket },
+              sentinelClientOptions: { ...spec.sentinelClientOptions, socket },
+            })
+    ) as OwnClient;
     own.on('error', (error: unknown) => {
       this.lastError = describeError(error);
     });
     own.on('ready', () => {
+      // A reconnection of a `{ url }` client (after a Sentinel failover the old master comes back as a replica):
+      // look at the node again.
+      if (this.everReady && spec.kind === 'standalone') void this.checkTopology(own).catch(() => undefined);
       this.everReady = true;
       this.lastError = undefined;
     });
     this.own = own;
-    this.client = own;
-    this.firstConnect = own.connect().catch((error: unknown) => {
-      this.lastError = describeError(error);
-    });
+    this.connection = adaptClient(own, true);
+    this.firstConnect = own
+      .connect()
+      .then(() => {
+        // A cluster or a sentinel client emits no 'ready' of its own.
+        this.everReady = true;
+        return spec.kind === 'standalone' ? this.checkTopology(own) : undefined;
+      })
+      .catch((error: unknown) => {
+        this.lastError = describeError(error);
+      });
     return own;
+  }
+
+  /**
+   * A `{ url }` of a Cluster node or of a replica would fail on every call (MOVED, READONLY) or, worse, pass while
+   * the keys happen to hash to that node: say so once, loudly, naming the option to use, and fail every call with it.
+   */
+  private async checkTopology(own: OwnClient): Promise<void> {
+    if (typeof own.sendCommand !== 'function') return;
+    const info = String(await this.bounded(own.sendCommand(['INFO', 'cluster']), 'INFO cluster').catch(() => ''));
+    let problem: string | undefined;
+    if (/cluster_enabled:1/.test(info)) {
+      problem = `RedisTokenLock({ url }) points at ${this.target}, a node of a Redis Cluster: the lock and the shared cache would fail with MOVED for the keys of the other nodes. Use new RedisTokenLock({ rootNodes: [{ url: '${this.target}' }, …] }) (and a Cluster store for the cache: docs/redis-topologies.md)`;
+    } else {
+      const role: unknown = await this.bounded(own.sendCommand(['ROLE']), 'ROLE').catch(() => undefined);
+      if (Array.isArray(role) && String(role[0]) === 'slave') {
+        problem = `RedisTokenLock({ url }) points at ${this.target}, a replica: every write fails with READONLY (a Sentinel failover turns the old master into one). Use new RedisTokenLock({ sentinelRootNodes: [{ host, port }], name }) or a redis+sentinel:// URL (docs/redis-topologies.md)`;
+      }
+    }
+    if (this.closed) return;
+    const before = this.misconfigured;
+    this.misconfigured = problem;
+    // Once per change, not per call: the module's own warning about the lock says the rest.
+    if (problem && problem !== before) this.logger.error(problem);
+    else if (!problem && before) this.logger.log(`${this.target} is a writable standalone node again`);
   }
 
   /** `promise`, or a rejection after `commandTimeoutMs`; `late` sees a value that arrives after the bound. */
@@ -401,7 +380,9 @@ export class RedisTokenLock implements TokenLock, AtomicTokenInvalidation, Token
         return value;
       },
       (error: unknown) => {
-        throw new Error(`Redis at ${this.target} failed ${operation}: ${describeError(error)}`);
+        const reason = describeError(error);
+        const hint = topologyHint(reason);
+        throw new Error(`Redis at ${this.target} failed ${operation}: ${reason}${hint ? ` (${hint})` : ''}`);
       },
     );
     settled.catch(() => undefined);

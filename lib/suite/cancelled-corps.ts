@@ -100,7 +100,12 @@ export class CancelledCorps {
     const key = this.keyOf(authCorpId);
     await bounded(this.cache.del(key), this.cacheTimeoutMs, 'cache del').catch(() => undefined);
     const feed = this.feed;
-    if (feed?.announceEntry) await bounded(Promise.resolve().then(() => feed.announceEntry?.(key)), this.cacheTimeoutMs, 'announce').catch(() => undefined);
+    if (feed?.announceEntry)
+      await bounded(
+        Promise.resolve().then(() => feed.announceEntry?.(key)),
+        this.cacheTimeoutMs,
+        'announce',
+      ).catch(() => undefined);
   }
 
   /** Stop listening to the feed; the memory is dropped. */
@@ -117,7 +122,11 @@ export class CancelledCorps {
     }
     const entry: Remembered = { checkedAt: Date.now() };
     // Another instance that handles the corp's create_auth announces it under the mark's key: forget it at once.
-    entry.stopListening = this.feed?.onTokenInvalidated(this.keyOf(authCorpId), () => undefined, () => this.forget(authCorpId));
+    entry.stopListening = this.feed?.onTokenInvalidated(
+      this.keyOf(authCorpId),
+      () => undefined,
+      () => this.forget(authCorpId),
+    );
     this.remembered.set(authCorpId, entry);
     if (this.remembered.size > CANCELLED_REMEMBERED) this.forget(this.remembered.keys().next().value as string);
   }

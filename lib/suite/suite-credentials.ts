@@ -10,6 +10,8 @@ import { settingsOf } from '../common/wecom-token.config.js';
 import { credentialHttp, entryFromBody, requestCredential } from '../common/credential-request.js';
 import type { CredentialRequest, EgressAxiosConfig } from '../common/credential-request.js';
 import { bounded } from '../common/bounded.js';
+import { fingerprint, Secret } from '../common/redaction.js';
+import { CACHE_KEY_PREFIX, GETTOKEN_PATH } from '../common/wecom-token.constants.js';
 import { Credential } from '../engine/credential.js';
 import type { CredentialSpec } from '../engine/credential-spec.js';
 import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
@@ -19,7 +21,7 @@ import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import type { AppRef } from '../common/wecom-token.messages.js';
 import { CancelledCorps } from './cancelled-corps.js';
-import { FetchLimit } from './fetch-limit.js';
+import { FetchLimit } from '../engine/fetch-limit.js';
 import { BoundedPermanentCodes } from './permanent-codes.js';
 import type { SuiteConfig } from './suite.config.js';
 import { cancelledCorpMessage, noPermanentCodeMessage, noSuiteTicketMessage } from './suite.messages.js';
@@ -57,6 +59,9 @@ export interface StoredSuiteTicket {
   readonly timeStamp: number;
 }
 
+/** How far ahead of this server's clock a kept suite_ticket's time may be and still outrank a newer delivery. */
+const TICKET_CLOCK_SKEW_SECONDS = 300;
+
 /** The credentials of one suite. */
 export class SuiteCredentials {
   readonly suite: Credential;
@@ -69,6 +74,8 @@ export class SuiteCredentials {
   /** Least recently used first. */
   private readonly corps = new Map<string, Credential>();
   private readonly cancelled: CancelledCorps;
+  /** 代开发: the permanent code is read (once per corp at a time) before its credential, keyed by it, is built. */
+  private readonly customLoads = new Map<string, Promise<Credential>>();
   private readonly http;
 
   constructor(
@@ -120,6 +127,8 @@ export class SuiteCredentials {
       // Most recently used last, so that the bound closes the idle ones first.
       this.corps.delete(authCorpId);
     } else {
+      if (this.config.customDeveloped)
+        throw new WeComSuiteStateError(providerRef(authCorpId, this.config.name), GETTOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
       credential = this.buildCorp(authCorpId);
       this.evictIdle();
     }
@@ -135,6 +144,10 @@ export class SuiteCredentials {
     if (this.cancelled.has(authCorpId) && !this.cancelled.fresh(authCorpId)) {
       // Remembered as cancelled a while ago: ask the fleet's mark whether that still holds (the corp may be back).
       return this.cancelled.confirm(authCorpId).then((still) => (still ? Promise.reject(this.cancelledError(authCorpId)) : this.corpToken(authCorpId)));
+    }
+    if (this.config.customDeveloped && !this.corps.has(authCorpId)) {
+      if (this.cancelled.fresh(authCorpId)) return Promise.reject(this.cancelledError(authCorpId));
+      return this.customCorp(authCorpId).then((credential) => credential.get());
     }
     let credential: Credential;
     try {
@@ -153,6 +166,16 @@ export class SuiteCredentials {
     });
   }
 
+  /** Forget a corp token WeCom rejected (compare-and-delete); a 代开发 corp's only when its credential is held. */
+  async invalidateCorp(authCorpId: string, rejected: string): Promise<void> {
+    if (this.isCancelledLocally(authCorpId)) return;
+    if (this.config.customDeveloped) {
+      await this.corps.get(authCorpId)?.invalidate(rejected);
+      return;
+    }
+    await this.corp(authCorpId).invalidate(rejected);
+  }
+
   /** The latest suite_ticket in the shared cache, if any. */
   async readTicket(): Promise<StoredSuiteTicket | undefined> {
     const value = await bounded(this.cache.get<StoredSuiteTicket>(this.config.keys.suiteTicket), this.config.engine.cacheTimeoutMs, 'cache get');
@@ -161,9 +184,14 @@ export class SuiteCredentials {
 
   /** Keeps a suite_ticket unless the cache holds a later one (by WeCom's TimeStamp); valid 30 minutes. */
   async storeTicket(ticket: StoredSuiteTicket): Promise<void> {
+    // The ticket's time comes from a bounded clock: a TimeStamp beyond now counts as now, so that a ticket dated in
+    // the future cannot outrank (freeze out) the real ones that follow; a kept one dated beyond now + 5 min (kept
+    // before this bound) does not outrank anything either.
+    const now = Math.floor(Date.now() / 1000);
+    const timeStamp = Math.min(ticket.timeStamp, now);
     const current = await this.readTicket();
-    if (current && current.timeStamp > ticket.timeStamp) return;
-    await bounded(this.cache.set(this.config.keys.suiteTicket, { ticket: ticket.ticket, timeStamp: ticket.timeStamp }, 30 * 60_000), this.config.engine.cacheTimeoutMs, 'cache set');
+    if (current && current.timeStamp > timeStamp && current.timeStamp <= now + TICKET_CLOCK_SKEW_SECONDS) return;
+    await bounded(this.cache.set(this.config.keys.suiteTicket, { ticket: ticket.ticket, timeStamp }, 30 * 60_000), this.config.engine.cacheTimeoutMs, 'cache set');
   }
 
   /**
@@ -200,8 +228,10 @@ export class SuiteCredentials {
   async cancel(authCorpId: string): Promise<void> {
     await this.cancelled.cancelled(authCorpId);
     const timeout = this.config.engine.cacheTimeoutMs;
-    const credential = this.corps.get(authCorpId) ?? this.buildCorp(authCorpId);
+    // A 代开发 corp's shared entry is keyed by its permanent code, which cancel_auth has deleted: only a held one is found.
+    const credential = this.corps.get(authCorpId) ?? (this.config.customDeveloped ? undefined : this.buildCorp(authCorpId));
     this.corps.delete(authCorpId);
+    if (!credential) return;
     try {
       const shared = await bounded(this.cache.get<{ token?: unknown }>(this.config.keys.corpToken(authCorpId)), timeout, 'cache get').catch(() => undefined);
       const held = credential.peek()?.token ?? (typeof shared?.token === 'string' ? shared.token : undefined);
@@ -228,16 +258,65 @@ export class SuiteCredentials {
 
   private buildCorp(authCorpId: string): Credential {
     const ref = providerRef(authCorpId, this.config.name);
-    return this.credential(ref, 'corp_access_token', this.config.keys.corpToken(authCorpId), async (signal) => {
-      if (await this.cancelled.inFleet(authCorpId)) throw this.cancelledError(authCorpId);
-      const permanentCode = await this.codes.get(authCorpId, signal);
-      if (typeof permanentCode !== 'string' || permanentCode === '') {
-        throw new WeComSuiteStateError(ref, CORP_TOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
-      }
-      return this.withSuiteToken((suiteToken) =>
-        this.request(ref, { method: 'POST', path: CORP_TOKEN_PATH, params: { suite_access_token: suiteToken }, data: { auth_corpid: authCorpId, permanent_code: permanentCode } }, 'access_token', signal),
-      );
-    }, this.limit);
+    return this.credential(
+      ref,
+      'corp_access_token',
+      this.config.keys.corpToken(authCorpId),
+      async (signal) => {
+        if (await this.cancelled.inFleet(authCorpId)) throw this.cancelledError(authCorpId);
+        const permanentCode = await this.codes.get(authCorpId, signal);
+        if (typeof permanentCode !== 'string' || permanentCode === '') {
+          throw new WeComSuiteStateError(ref, CORP_TOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
+        }
+        return this.withSuiteToken((suiteToken) =>
+          this.request(
+            ref,
+            { method: 'POST', path: CORP_TOKEN_PATH, params: { suite_access_token: suiteToken }, data: { auth_corpid: authCorpId, permanent_code: permanentCode } },
+            'access_token',
+            signal,
+          ),
+        );
+      },
+      this.limit,
+    );
+  }
+
+  /**
+   * 代开发: read the corp's permanent code (bounded by timeoutMs), then build its credential under the self-built
+   * layout; concurrent first asks of one corp share one read.
+   */
+  private customCorp(authCorpId: string): Promise<Credential> {
+    const pending = this.customLoads.get(authCorpId);
+    if (pending) return pending;
+    const load = (async () => {
+      const code = await this.codes.get(authCorpId);
+      const ref = providerRef(authCorpId, this.config.name);
+      if (typeof code !== 'string' || code === '') throw new WeComSuiteStateError(ref, GETTOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
+      const held = this.corps.get(authCorpId);
+      if (held) return held;
+      const credential = this.buildCustomCorp(authCorpId, new Secret(code));
+      this.corps.set(authCorpId, credential);
+      this.evictIdle();
+      return credential;
+    })().finally(() => this.customLoads.delete(authCorpId));
+    this.customLoads.set(authCorpId, load);
+    return load;
+  }
+
+  /** A 代开发 corp's access_token: gettoken with the permanent code as its app secret, keyed like a self-built app. */
+  private buildCustomCorp(authCorpId: string, permanentCode: Secret): Credential {
+    const ref = providerRef(authCorpId, this.config.name);
+    const cacheKey = `${CACHE_KEY_PREFIX}:${authCorpId}:${fingerprint(permanentCode.reveal())}:access_token`;
+    return this.credential(
+      ref,
+      'corp_access_token',
+      cacheKey,
+      async (signal) => {
+        if (await this.cancelled.inFleet(authCorpId)) throw this.cancelledError(authCorpId);
+        return this.request(ref, { method: 'GET', path: GETTOKEN_PATH, params: { corpid: authCorpId, corpsecret: permanentCode.reveal() } }, 'access_token', signal);
+      },
+      this.limit,
+    );
   }
 
   /** Close and forget a corp's credential that holds nothing and serves no one (an unknown or cancelled id). */

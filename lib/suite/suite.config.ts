@@ -18,6 +18,8 @@ export interface SuiteConfig {
   readonly callbackToken: Secret;
   readonly encodingAESKey: Secret;
   readonly permanentCodes: PermanentCodeStore;
+  /** A 代开发 template: corp tokens from gettoken with the permanent code as secret. */
+  readonly customDeveloped: boolean;
   readonly provider?: { readonly corpId: string; readonly secret: Secret };
   /** Engine settings (timeouts, cool-downs, retry, baseUrl, cache, lock), as an app's. */
   readonly engine: WeComTokenConfig;
@@ -29,6 +31,8 @@ export interface SuiteConfig {
     readonly providerToken?: string;
     corpToken(authCorpId: string): string;
     corpCancelled(authCorpId: string): string;
+    /** The agentid of the app a corp authorised (from get_permanent_code's auth_info): not a secret. */
+    corpAgent(authCorpId: string): string;
   };
 }
 
@@ -58,6 +62,10 @@ export function resolveSuiteConfig(raw: WeComSuiteModuleOptions | undefined | nu
   if (!store || typeof store !== 'object' || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function') {
     throw new WeComConfigError(message(name, 'permanentCodes', 'must be a PermanentCodeStore (get, set, delete)'));
   }
+  if (raw.customDeveloped !== undefined && typeof raw.customDeveloped !== 'boolean') throw new WeComConfigError(message(name, 'customDeveloped', 'must be true or false'));
+  const customDeveloped = raw.customDeveloped === true;
+  if (customDeveloped && !suiteId.startsWith('dk'))
+    throw new WeComConfigError(message(name, 'customDeveloped', `is true, but suiteId '${suiteId}' is no 代开发 template id (those start with 'dk')`));
   const providerCorpId = str(name, 'providerCorpId', raw.providerCorpId, false);
   const providerSecret = str(name, 'providerSecret', raw.providerSecret, false);
   if ((providerCorpId === undefined) !== (providerSecret === undefined)) {
@@ -87,6 +95,7 @@ export function resolveSuiteConfig(raw: WeComSuiteModuleOptions | undefined | nu
     callbackToken,
     encodingAESKey: new Secret(aesKey),
     permanentCodes: store,
+    customDeveloped,
     ...(provider ? { provider } : {}),
     engine,
     identity: pick(raw, ['oauthBaseUrl', 'loginBaseUrl', 'auth']),
@@ -96,6 +105,7 @@ export function resolveSuiteConfig(raw: WeComSuiteModuleOptions | undefined | nu
       ...(provider ? { providerToken: `${CACHE_KEY_PREFIX}:provider:${provider.corpId}:${provider.secret.fingerprint()}:provider_access_token` } : {}),
       corpToken: (authCorpId) => `${suitePrefix}:corp:${authCorpId}:access_token`,
       corpCancelled: (authCorpId) => `${suitePrefix}:corp:${authCorpId}:cancelled`,
+      corpAgent: (authCorpId) => `${suitePrefix}:corp:${authCorpId}:agentid`,
     },
   };
 }

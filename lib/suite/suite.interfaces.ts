@@ -35,6 +35,12 @@ export interface WeComSuiteModuleOptions {
   providerSecret?: string;
   /** Registers another suite beside the default one. Default `'default'`. */
   name?: string;
+  /**
+   * The suite is a 代开发 template (its id starts with `dk`): a corp's permanent code is that corp's app secret, so
+   * its token comes from `gettoken(corpid = authCorpId, corpsecret = permanent code)` (never `get_corp_token`),
+   * cached under the self-built layout `wecom:v1:{authCorpId}:{hash16(permanentCode)}:access_token`. Default false.
+   */
+  customDeveloped?: boolean;
   /** WeCom's API root. Default `https://qyapi.weixin.qq.com`. */
   baseUrl?: string;
   /**

@@ -10,6 +10,8 @@ import { WeComMetricsRecorder } from '../observability/metrics.js';
 import { SuiteService } from './suite.service.js';
 import { getSuiteOptionsToken, getSuiteServiceToken } from './suite.tokens.js';
 import { getWeComSuiteOAuthServiceName } from '../identity/identity.tokens.js';
+import { ModulesContainer } from '@nestjs/core';
+import { WeComCallbackService } from '../callback/wecom-callback.service.js';
 
 /** `CACHE_MANAGER` of `@nestjs/cache-manager`, by value. */
 const CACHE_MANAGER = 'CACHE_MANAGER';
@@ -50,11 +52,33 @@ export class WeComSuiteModule {
       ...optionProviders,
       {
         provide: serviceToken,
-        useFactory: (raw: WeComSuiteModuleOptions, appCache?: Cache) => {
+        useFactory: (raw: WeComSuiteModuleOptions, dataCallbacks: WeComCallbackService, appCache?: Cache) => {
           const config = resolveSuiteConfig(raw, name);
-          return new SuiteService(config, config.engine.cache ?? appCache ?? createCache());
+          const shared = config.engine.cache ?? appCache;
+          // Deliveries are remembered in the shared cache when there is one (a fleet), else in a bounded map.
+          return new SuiteService(config, shared ?? createCache(), shared !== undefined || config.engine.lock !== undefined, dataCallbacks);
         },
-        inject: [getSuiteOptionsToken(name), { token: CACHE_MANAGER, optional: true }],
+        inject: [getSuiteOptionsToken(name), `WeComSuiteDataCallbacks(${name})`, { token: CACHE_MANAGER, optional: true }],
+      },
+      // The @OnWeComCallback handlers of the application, for the suite's 数据回调 (handleDataCallback).
+      {
+        provide: `WeComSuiteDataCallbacks(${name})`,
+        useFactory: (raw: WeComSuiteModuleOptions, modules: ModulesContainer, appCache?: Cache) => {
+          const config = resolveSuiteConfig(raw, name);
+          const cache = config.engine.cache ?? appCache;
+          return new WeComCallbackService(
+            {
+              app: name,
+              corpId: config.suiteId,
+              ...(cache && { cache }),
+              ...(config.engine.lock && { lock: config.engine.lock }),
+              cacheTimeoutMs: config.engine.cacheTimeoutMs,
+              dataCallbacksOnly: true,
+            },
+            modules,
+          );
+        },
+        inject: [getSuiteOptionsToken(name), ModulesContainer, { token: CACHE_MANAGER, optional: true }],
       },
       // What @WeComAuth({ suite: name }) looks up: the suite's OAuth service.
       { provide: getWeComSuiteOAuthServiceName(name), useFactory: (suite: SuiteService) => suite.oauth, inject: [serviceToken] },

@@ -16,5 +16,4 @@ export function getSuiteServiceToken(name: string = DEFAULT_APP_NAME): string | 
 }
 
 /** Inject the `SuiteService` of suite `name`. */
-export const InjectSuiteService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator =>
-  Inject(getSuiteServiceToken(name));
+export const InjectSuiteService = (name: string = DEFAULT_APP_NAME): PropertyDecorator & ParameterDecorator => Inject(getSuiteServiceToken(name));

@@ -53,8 +53,7 @@ describe('WeComSimulator', () => {
     expect(body.errcode).toBe(errcode);
     expect(body.errmsg).toMatch(
       new RegExp(
-        `, hint: \\[\\d+_\\d+_[0-9a-f]+\\], from ip: ${ip.replace(/\./g, '\\.')}, ` +
-          `more info at https://open\\.work\\.weixin\\.qq\\.com/devtool/query\\?e=${errcode}$`,
+        `, hint: \\[\\d+_\\d+_[0-9a-f]+\\], from ip: ${ip.replace(/\./g, '\\.')}, ` + `more info at https://open\\.work\\.weixin\\.qq\\.com/devtool/query\\?e=${errcode}$`,
       ),
     );
   }
@@ -243,9 +242,7 @@ describe('WeComSimulator', () => {
       expect(user).toMatchObject({ errcode: 0, errmsg: 'ok', userid: 'zhangsan', name: '张三', department: [1, 2] });
       expectWeComError(await getJson(sim, `/cgi-bin/user/get?access_token=${accessToken}&userid=nobody`), 60111);
       const all = await getJson(sim, `/cgi-bin/department/list?access_token=${accessToken}`);
-      expect(all.department).toContainEqual(
-        expect.objectContaining({ id: 1, name: '广州研发中心', parentid: 0, order: 1 }),
-      );
+      expect(all.department).toContainEqual(expect.objectContaining({ id: 1, name: '广州研发中心', parentid: 0, order: 1 }));
       const sub = await getJson(sim, `/cgi-bin/department/list?access_token=${accessToken}&id=3`);
       expect((sub.department as Array<{ id: number }>).map((d) => d.id)).toEqual([3, 4]);
     });
@@ -283,12 +280,7 @@ describe('WeComSimulator', () => {
       return Buffer.concat([allBytes, Buffer.from('\r\n--not-the-boundary\r\n\r\n'), allBytes.reverse()]);
     }
 
-    async function upload(
-      sim: WeComSimulator,
-      accessToken: string,
-      bytes: Buffer,
-      filename: string,
-    ): Promise<WeComBody> {
+    async function upload(sim: WeComSimulator, accessToken: string, bytes: Buffer, filename: string): Promise<WeComBody> {
       const form = new FormData();
       form.append('media', new Blob([bytes], { type: 'application/x-custom' }), filename);
       const path = `/cgi-bin/media/upload?access_token=${accessToken}&type=file`;
@@ -342,7 +334,11 @@ describe('WeComSimulator', () => {
       const accessToken = await token(sim);
       const sample = await fetch(`${sim.baseUrl}/cgi-bin/media/get?access_token=${accessToken}&media_id=MEDIA_SAMPLE`);
       expect(sample.headers.get('content-type')).toBe('image/png');
-      expect(Buffer.from(await sample.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+      expect(
+        Buffer.from(await sample.arrayBuffer())
+          .subarray(1, 4)
+          .toString(),
+      ).toBe('PNG');
       const mediaId = sim.addMedia(Buffer.from('hello'), 'hello.txt', 'text/plain');
       const added = await fetch(`${sim.baseUrl}/cgi-bin/media/get?access_token=${accessToken}&media_id=${mediaId}`);
       expect(await added.text()).toBe('hello');

@@ -37,3 +37,5 @@ export type { SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions 
 export { OAUTH_PATHS } from './simulator/oauth.js';
 export type { OAuthSimulator, SimulatedConsentMode } from './simulator/oauth.js';
 export type { SimulatedTrustTarget } from './simulator/trusted-ip.js';
+export { AppCallbackSender } from './simulator/app-callbacks.js';
+export type { AppCallbackAttempt, AppCallbackDeliveryOptions, SimulatedAppCallback, SimulatedAppCallbackSettings } from './simulator/app-callbacks.js';

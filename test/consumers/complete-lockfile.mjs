@@ -24,7 +24,15 @@ for (const path of process.argv.slice(2)) {
       const suffix = /^@unrs\/resolver-binding-(.+)$/.exec(name)?.[1];
       if (!suffix || lock.packages[`node_modules/${name}`]) continue;
       const { os, cpu, libc } = platformOf(suffix);
-      lock.packages[`node_modules/${name}`] = { version, cpu: [cpu], ...(entry.dev ? { dev: true } : {}), ...(libc ? { libc: [libc] } : {}), license: 'MIT', optional: true, os: [os] };
+      lock.packages[`node_modules/${name}`] = {
+        version,
+        cpu: [cpu],
+        ...(entry.dev ? { dev: true } : {}),
+        ...(libc ? { libc: [libc] } : {}),
+        license: 'MIT',
+        optional: true,
+        os: [os],
+      };
       added++;
     }
   }

@@ -82,4 +82,4 @@ export const wrong: Promise<number> = ({} as AccessTokenService).getToken();
 // @ts-expect-error errcode is a number
 export const code: string = ({} as WeComApiError).errcode;
 // @ts-expect-error the simulator has no such method
-({} as WeComSimulator).noSuchMethod();
+(({}) as WeComSimulator).noSuchMethod();

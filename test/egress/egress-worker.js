@@ -26,11 +26,26 @@ function describe(error) {
   } catch {
     json = '';
   }
-  return { name: error?.name, failure: error?.failure, status: error?.status, code: error?.code, proxy: error?.proxy, message: String(error?.message), rendered: `${inspect(error, { depth: Infinity, showHidden: true })}\n${json}\n${error?.stack}` };
+  return {
+    name: error?.name,
+    failure: error?.failure,
+    status: error?.status,
+    code: error?.code,
+    proxy: error?.proxy,
+    message: String(error?.message),
+    rendered: `${inspect(error, { depth: Infinity, showHidden: true })}\n${json}\n${error?.stack}`,
+  };
 }
 
 async function main() {
-  const options = { corpId: config.corpId, secret: config.secret, agentId: 1000002, baseUrl: config.baseUrl, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 }, timeoutMs: 5000 };
+  const options = {
+    corpId: config.corpId,
+    secret: config.secret,
+    agentId: 1000002,
+    baseUrl: config.baseUrl,
+    retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
+    timeoutMs: 5000,
+  };
   if (config.proxy !== undefined) options.proxy = config.proxy;
   const imports = [WeComTokenModule.forRoot(options)];
   class EgressWorkerModule {}
@@ -52,7 +67,12 @@ async function main() {
         await client.get('/cgi-bin/department/list');
         out.ok += 1;
       }
-      out.inspected = [inspect(client.http.axiosRef.defaults, { depth: 6, showHidden: true }), inspect(tokens, { depth: 6 }), JSON.stringify(tokens.egress), inspect(client.http.axiosRef.defaults.httpsAgent, { showHidden: true })].join('\n');
+      out.inspected = [
+        inspect(client.http.axiosRef.defaults, { depth: 6, showHidden: true }),
+        inspect(tokens, { depth: 6 }),
+        JSON.stringify(tokens.egress),
+        inspect(client.http.axiosRef.defaults.httpsAgent, { showHidden: true }),
+      ].join('\n');
     } else {
       try {
         await client.get('/cgi-bin/department/list');

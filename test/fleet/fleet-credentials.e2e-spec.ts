@@ -188,7 +188,9 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
       for (const key of keys) expect(key).not.toContain(app.secret);
       for (const key of keys) expect(await redis.get(key)).not.toContain(app.secret);
       expect(await scanKeys(redis, `*${app.secret}*`)).toEqual([]);
-      report(`ticket key layout, 2 processes: ${keys.length} keys under wecom:v1:${app.corpId}:{hash16}: (${keys.map((k) => k.slice(prefix.length + 1)).join(', ')}), secret in none`);
+      report(
+        `ticket key layout, 2 processes: ${keys.length} keys under wecom:v1:${app.corpId}:{hash16}: (${keys.map((k) => k.slice(prefix.length + 1)).join(', ')}), secret in none`,
+      );
       await expectNoLeaks(secretsOf(app, sim));
     });
   });
@@ -200,11 +202,18 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
         suiteId: `wwfleetsuite${randomBytes(4).toString('hex')}`,
         suiteSecret: `fleet-suite-secret-${randomBytes(12).toString('hex')}`,
         callbackToken: `fleetcb${randomBytes(6).toString('hex')}`,
-        encodingAESKey: randomBytes(32).toString('base64').replace(/[^A-Za-z0-9]/g, 'A').slice(0, 43),
+        encodingAESKey: randomBytes(32)
+          .toString('base64')
+          .replace(/[^A-Za-z0-9]/g, 'A')
+          .slice(0, 43),
       };
       suiteIds.push(suiteSettings.suiteId);
       sim = await WeComSimulator.start({ suites: [suiteSettings] });
-      workers = await startFleet(n, { mode: 'suite', suite: suiteSettings, corpId: suiteSettings.suiteId, secret: 'unused', baseUrl: sim.baseUrl, redisUrl: REDIS_URL }, BOOT_TIMEOUT_MS);
+      workers = await startFleet(
+        n,
+        { mode: 'suite', suite: suiteSettings, corpId: suiteSettings.suiteId, secret: 'unused', baseUrl: sim.baseUrl, redisUrl: REDIS_URL },
+        BOOT_TIMEOUT_MS,
+      );
       return { s: suiteSettings, sim, workers };
     }
 
@@ -246,10 +255,14 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
       const first = await Promise.all(workers.map((worker) => worker.request<SuiteTokensResult>('suiteTokens', { n: 1 })));
       const refused = first.map((r, i) => (r.failed > 0 ? `#${i}:${r.errors[0]?.reason ?? r.errors[0]?.name}` : undefined)).filter(Boolean);
       // How long until every process serves it (for the report; bounded).
-      const servedByAll = await waitFor(async () => {
-        const again = await Promise.all(workers.map((worker) => worker.request<SuiteTokensResult>('suiteTokens', { n: 1 })));
-        return again.every((r) => r.failed === 0);
-      }, 10_000, 100);
+      const servedByAll = await waitFor(
+        async () => {
+          const again = await Promise.all(workers.map((worker) => worker.request<SuiteTokensResult>('suiteTokens', { n: 1 })));
+          return again.every((r) => r.failed === 0);
+        },
+        10_000,
+        100,
+      );
       report(
         `getSuiteToken before the first suite_ticket (2 rounds), then a suite_ticket delivered to process #1: ${4 - refused.length}/4 processes served at once` +
           `${refused.length ? ` (refused: ${refused.join(', ')})` : ''}; all 4 serving ${servedByAll ? `after ${Date.now() - delivered} ms` : 'not within 10 s'}; ` +

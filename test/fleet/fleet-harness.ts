@@ -69,7 +69,15 @@ export interface WorkerConfig {
   /** The app's agentid (JS-SDK agent ticket). */
   agentId?: number;
   /** `'suite'`: boot WeComSuiteModule with `suite` (permanent codes in a Redis hash) instead of WeComTokenModule. */
-  mode?: 'app' | 'suite';
+  mode?: 'app' | 'suite' | 'registry';
+  /** `'registry'`: the apps the worker's loader knows, by key. */
+  registry?: Record<string, { corpId: string; secret: string }>;
+  /** Where the shared cache and the lock live (default: standalone at `redisUrl`), built as docs/redis-topologies.md shows. */
+  topology?: { kind: 'cluster'; rootNodes: string[] } | { kind: 'sentinel'; sentinels: Array<{ host: string; port: number }>; name: string };
+  /** The client library of the cache and the lock: node-redis (default, the lock's own client) or an ioredis client given to both. */
+  library?: 'node-redis' | 'ioredis';
+  /** With node-redis on Cluster or Sentinel: `'client'` builds the lock on the cache's connected client instead of its own. */
+  lockOn?: 'own' | 'client';
   suite?: { suiteId: string; suiteSecret: string; callbackToken: string; encodingAESKey: string };
 }
 

@@ -67,7 +67,10 @@ describeIfRedis('a corp that installs the suite again is served by the whole fle
       suiteId: `wwfleetreauth${randomBytes(4).toString('hex')}`,
       suiteSecret: `fleet-suite-secret-${randomBytes(12).toString('hex')}`,
       callbackToken: `fleetcb${randomBytes(6).toString('hex')}`,
-      encodingAESKey: randomBytes(32).toString('base64').replace(/[^A-Za-z0-9]/g, 'A').slice(0, 43),
+      encodingAESKey: randomBytes(32)
+        .toString('base64')
+        .replace(/[^A-Za-z0-9]/g, 'A')
+        .slice(0, 43),
     };
     suiteId = settings.suiteId;
     sim = await WeComSimulator.start({ suites: [settings] });
@@ -88,10 +91,14 @@ describeIfRedis('a corp that installs the suite again is served by the whole fle
     const callsBefore = sim.calls(CORP_TOKEN_PATH);
     const answers = new Map<FleetWorker, { tokens: string[]; reasons: string[] }>();
     // Pub/sub delivery is asynchronous: a short bounded wait, far below the 10 s re-check of a remembered cancellation.
-    const allServe = await waitFor(async () => {
-      for (const worker of workers) answers.set(worker, await ask(worker, corp));
-      return [...answers.values()].every((answer) => answer.tokens.length === 1 && answer.reasons.length === 0);
-    }, 3_000, 50);
+    const allServe = await waitFor(
+      async () => {
+        for (const worker of workers) answers.set(worker, await ask(worker, corp));
+        return [...answers.values()].every((answer) => answer.tokens.length === 1 && answer.reasons.length === 0);
+      },
+      3_000,
+      50,
+    );
     report(
       `re-installed corp, cancel_auth on B and create_auth on A: ${[...answers.values()].filter((x) => x.tokens.length === 1).length}/3 processes serve it ` +
         `(B: ${JSON.stringify(answers.get(b))}), ${sim.calls(CORP_TOKEN_PATH) - callsBefore} get_corp_token`,

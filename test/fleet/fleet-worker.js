@@ -10,7 +10,7 @@ const { NestFactory } = require('@nestjs/core');
 const { CacheModule } = require('@nestjs/cache-manager');
 const { createKeyv } = require('@keyv/redis');
 const dist = join(__dirname, '..', '..', 'dist');
-const { AccessTokenService, JsapiTicketService, RedisTokenLock, SuiteService, WeComClient, WeComSuiteModule, WeComTokenModule } = require(dist);
+const { AccessTokenService, JsapiTicketService, RedisTokenLock, SuiteService, WeComAppRegistry, WeComClient, WeComSuiteModule, WeComTokenModule } = require(dist);
 
 const config = JSON.parse(process.argv[2]);
 
@@ -53,17 +53,101 @@ let loop;
 let tickets;
 let suite;
 let codes;
+let registry;
+let loaderCalls = 0;
+
+/**
+ * A Keyv store on an ioredis client (the recipe of docs/redis-topologies.md): plain GET / SET PX / DEL under the
+ * key as given, so that the entry sits under exactly the documented key.
+ */
+function ioredisStore(redis) {
+  return {
+    async get(key) {
+      return (await redis.get(key)) ?? undefined;
+    },
+    async set(key, value, ttl) {
+      if (typeof ttl === 'number' && ttl > 0) await redis.set(key, value, 'PX', ttl);
+      else await redis.set(key, value);
+      return true;
+    },
+    async delete(key) {
+      return (await redis.del(key)) > 0;
+    },
+    async clear() {
+      throw new Error('clear() is not supported on the shared store');
+    },
+  };
+}
+
+/** Keyv on a node-redis Cluster client or Sentinel options, as docs/redis-topologies.md has it: no prefix, no namespace. */
+function noPrefix(redis) {
+  const { default: KeyvRedis, Keyv } = require('@keyv/redis');
+  const k = new Keyv(new KeyvRedis(redis), { useKeyPrefix: false, throwOnErrors: true });
+  k.namespace = undefined;
+  return k;
+}
+
+/**
+ * The shared cache and the lock on the topology of config.topology (default: the README's standalone recipe), with
+ * node-redis (default) or ioredis (config.library). Returns what the worker must close after app.close().
+ */
+async function onTopology() {
+  const topology = config.topology ?? { kind: 'standalone' };
+  if (config.library === 'ioredis') {
+    const { Redis, Cluster } = require('ioredis');
+    const { Keyv } = require('keyv');
+    const redis =
+      topology.kind === 'cluster'
+        ? new Cluster(topology.rootNodes.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) })))
+        : topology.kind === 'sentinel'
+          ? new Redis({ sentinels: topology.sentinels, name: topology.name })
+          : new Redis(config.redisUrl);
+    redis.on('error', () => undefined);
+    return {
+      lock: new RedisTokenLock({ client: redis }),
+      keyv: new Keyv({ store: ioredisStore(redis), namespace: undefined, useKeyPrefix: false, throwOnErrors: true }),
+      cacheReady: () => redis.status === 'ready',
+      close: () => redis.quit().catch(() => redis.disconnect()),
+    };
+  }
+  if (topology.kind === 'cluster') {
+    const { createCluster } = require('@redis/client');
+    const cluster = createCluster({ rootNodes: topology.rootNodes.map((url) => ({ url })), defaults: { disableOfflineQueue: true } });
+    cluster.on('error', () => undefined);
+    const k = noPrefix(cluster);
+    // config.lockOn === 'client': the lock on the application's connected cluster client instead of its own.
+    if (config.lockOn === 'client') await cluster.connect();
+    const clusterLock = config.lockOn === 'client' ? new RedisTokenLock({ client: cluster }) : new RedisTokenLock({ rootNodes: topology.rootNodes.map((url) => ({ url })) });
+    return { lock: clusterLock, keyv: k, cacheReady: () => cluster.isOpen, close: async () => {} };
+  }
+  if (topology.kind === 'sentinel') {
+    // KeyvRedis builds the sentinel client from the options (its types take no sentinel client).
+    const k = noPrefix({ name: topology.name, sentinelRootNodes: topology.sentinels });
+    const sentinel = k.store.client;
+    sentinel.on('error', () => undefined);
+    const url = `redis+sentinel://${topology.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}/${topology.name}`;
+    // config.lockOn === 'client': the lock on the application's connected sentinel client (it has no duplicate()).
+    if (config.lockOn === 'client') await sentinel.connect();
+    const sentinelLock = config.lockOn === 'client' ? new RedisTokenLock({ client: sentinel }) : new RedisTokenLock({ url });
+    return { lock: sentinelLock, keyv: k, cacheReady: () => sentinel.isReady, close: async () => {} };
+  }
+  const k = createKeyv({ url: config.redisUrl, disableOfflineQueue: true }, { throwOnErrors: true });
+  return { lock: new RedisTokenLock({ url: config.redisUrl }), keyv: k, cacheReady: () => Boolean(k.store && k.store.client && k.store.client.isReady), close: async () => {} };
+}
+
+let shared;
 
 async function boot() {
   class FleetWorkerModule {}
-  lock = new RedisTokenLock({ url: config.redisUrl });
+  shared = await onTopology();
+  lock = shared.lock;
   const imports = [
     // The recipe of the README: a global CacheModule whose store is Keyv on Redis, without a namespace, so the
     // entry sits under exactly the documented key; no offline queue, errors surfaced, so an outage fails fast.
     CacheModule.registerAsync({
       isGlobal: true,
       useFactory: () => {
-        keyv = createKeyv({ url: config.redisUrl, disableOfflineQueue: true }, { throwOnErrors: true });
+        keyv = shared.keyv;
         return { stores: [keyv] };
       },
     }),
@@ -140,6 +224,34 @@ async function bootSuite() {
   suite = app.get(SuiteService);
 }
 
+/** A registry instance (config.mode === 'registry'): forRegistry on the README's Redis recipe, apps from a loader. */
+async function bootRegistry() {
+  class FleetRegistryWorkerModule {}
+  lock = new RedisTokenLock({ url: config.redisUrl });
+  const imports = [
+    CacheModule.registerAsync({
+      isGlobal: true,
+      useFactory: () => {
+        keyv = createKeyv({ url: config.redisUrl, disableOfflineQueue: true }, { throwOnErrors: true });
+        return { stores: [keyv] };
+      },
+    }),
+    WeComTokenModule.forRegistry({
+      baseUrl: config.baseUrl,
+      lock,
+      timeoutMs: config.timeoutMs ?? 5000,
+      retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
+      // The application's database: the apps of the test's configuration, by key.
+      loader: async (key) => {
+        loaderCalls += 1;
+        return config.registry[key];
+      },
+    }),
+  ];
+  app = await NestFactory.createApplicationContext({ module: FleetRegistryWorkerModule, imports }, { logger, abortOnError: false });
+  registry = app.get(WeComAppRegistry);
+}
+
 /** An error as the test needs to see it across the process boundary. */
 function errorInfo(error) {
   return { name: error && error.name, message: error && error.message, reason: error && error.reason, errcode: error && error.errcode };
@@ -194,8 +306,7 @@ const commands = {
     return stats;
   },
   async redisReady() {
-    const store = keyv && keyv.store && keyv.store.client;
-    return { lock: lock.isReady, cache: Boolean(store && store.isReady) };
+    return { lock: lock.isReady, cache: Boolean(shared ? shared.cacheReady() : keyv && keyv.store && keyv.store.client && keyv.store.client.isReady) };
   },
   async tickets({ n, kind }) {
     const started = Date.now();
@@ -233,6 +344,13 @@ const commands = {
     );
     return { corps: Object.fromEntries(byCorp), ms: Date.now() - started };
   },
+  /** `n` concurrent first asks for each of `keys` through the registry: key → distinct tokens; the loader's calls. */
+  async registryTokens({ keys, n }) {
+    const byKey = await Promise.all(
+      keys.map(async (key) => [key, [...new Set(await Promise.all(Array.from({ length: n }, async () => (await registry.tokens(key)).getToken())))]]),
+    );
+    return { keys: Object.fromEntries(byKey), loaderCalls };
+  },
   async logs() {
     return logger.lines;
   },
@@ -244,6 +362,8 @@ const commands = {
       await keyv.disconnect().catch(() => undefined);
       codes.close();
     }
+    // A client the worker handed to the cache and the lock is the worker's to close (the lock closed its feed).
+    if (shared) await shared.close();
     // What is still open once the application is closed (the IPC channel aside): should be nothing of ours.
     await new Promise((resolve) => setImmediate(resolve));
     return process.getActiveResourcesInfo();
@@ -260,7 +380,7 @@ process.on('message', async (message) => {
   }
 });
 
-(config.mode === 'suite' ? bootSuite() : boot()).then(
+(config.mode === 'suite' ? bootSuite() : config.mode === 'registry' ? bootRegistry() : boot()).then(
   () => process.send({ ready: true, pid: process.pid }),
   (error) => {
     process.send({ ready: false, error: describe(error) });

@@ -222,10 +222,14 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
     const outageRefetches = sim.gettokenCalls() - beforeOutageWave;
 
     await own.start();
-    const back = await waitFor(async () => {
-      const states = await Promise.all(workers.map((worker) => worker.request<{ lock: boolean; cache: boolean }>('redisReady')));
-      return states.every((state) => state.lock && state.cache);
-    }, 10_000, 100);
+    const back = await waitFor(
+      async () => {
+        const states = await Promise.all(workers.map((worker) => worker.request<{ lock: boolean; cache: boolean }>('redisReady')));
+        return states.every((state) => state.lock && state.cache);
+      },
+      10_000,
+      100,
+    );
     expect(back).toBe(true);
     await sleep(200);
     const stats = await Promise.all(workers.map((worker) => worker.request<LoopStats>('loopStop')));
@@ -267,7 +271,7 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
     const warm = await Promise.all(workers.map((worker) => worker.request<TokensResult>('tokens', { n: 1 })));
     const first = warm[0].tokens[0];
     expect(new Set(warm.flatMap((result) => result.tokens))).toEqual(new Set([first]));
-    const firstEntry = (await workers[0].request<Entry>('peek'));
+    const firstEntry = await workers[0].request<Entry>('peek');
     expect(sim.gettokenCalls()).toBe(1);
 
     // No calls from here on. The refresh point is half the 4 s lifetime (less a small random lead).
@@ -287,10 +291,10 @@ describeIfRedis('a fleet of processes sharing one token through Redis', () => {
     expect(closed.map((c) => c.exitedByItself)).toEqual([true, true, true, true]);
   });
 
-  it("background refresh when WeCom answers with the same token: one gettoken per refresh point for the whole fleet", async () => {
+  it('background refresh when WeCom answers with the same token: one gettoken per refresh point for the whole fleet', async () => {
     const { app, sim, workers } = await setUp('sametoken', 4, { sim: { tokenLifetimeSeconds: 4, repeatedGettoken: 'same-token' }, worker: { schedule: true } });
     await Promise.all(workers.map((worker) => worker.request<TokensResult>('tokens', { n: 1 })));
-    const firstEntry = (await workers[0].request<Entry>('peek'));
+    const firstEntry = await workers[0].request<Entry>('peek');
     // The refresh at half-life returns the same token with a shorter expires_in. The instances that pick it up from
     // Redis must treat it as the fetching instance does (no second refresh before expiry), not as a fresh token.
     await sleep(Math.max(0, firstEntry.fetchedAt + 3_600 - Date.now()));

@@ -30,7 +30,13 @@ async function main() {
       { name: 'crm', secret: 'sim-secret-crm-5555555555', kind: 'customer-contact' },
     ],
   });
-  const opts = (name) => ({ corpId: sim.corpId, secret: sim.secretOf(name), baseUrl: sim.baseUrl, retry: { attempts: 1, baseDelayMs: 5, maxDelayMs: 10 }, ...(name === 'default' ? {} : { name }) });
+  const opts = (name) => ({
+    corpId: sim.corpId,
+    secret: sim.secretOf(name),
+    baseUrl: sim.baseUrl,
+    retry: { attempts: 1, baseDelayMs: 5, maxDelayMs: 10 },
+    ...(name === 'default' ? {} : { name }),
+  });
 
   class HealthController {
     constructor(health, wecom) {

@@ -16,7 +16,10 @@ const { RedisTokenLock, WeComAuthGuard, WeComTokenModule, WeComUser } = require(
 
 const config = JSON.parse(process.argv[2]);
 const lines = [];
-const keep = (level) => (message, ...rest) => lines.push(`${level} ${[message, ...rest].map((p) => (typeof p === 'string' ? p : inspect(p, { depth: 5 }))).join(' ')}`);
+const keep =
+  (level) =>
+  (message, ...rest) =>
+    lines.push(`${level} ${[message, ...rest].map((p) => (typeof p === 'string' ? p : inspect(p, { depth: 5 }))).join(' ')}`);
 const logger = { log: keep('log'), error: keep('error'), warn: keep('warn'), debug: keep('debug'), verbose: keep('verbose'), fatal: keep('fatal') };
 
 // The route, decorated by hand (plain JS has no decorator syntax): GET /me behind the guard, the identity as JSON.
@@ -37,7 +40,15 @@ async function main() {
   Module({
     imports: [
       CacheModule.registerAsync({ isGlobal: true, useFactory: () => ({ stores: [createKeyv({ url: config.redisUrl, disableOfflineQueue: true }, { throwOnErrors: true })] }) }),
-      WeComTokenModule.forRoot({ corpId: config.corpId, secret: config.secret, agentId: config.agentId, baseUrl: config.baseUrl, oauthBaseUrl: config.baseUrl, loginBaseUrl: config.baseUrl, lock }),
+      WeComTokenModule.forRoot({
+        corpId: config.corpId,
+        secret: config.secret,
+        agentId: config.agentId,
+        baseUrl: config.baseUrl,
+        oauthBaseUrl: config.baseUrl,
+        loginBaseUrl: config.baseUrl,
+        lock,
+      }),
     ],
     controllers: [MeController],
   })(FleetIdentityModule);

@@ -23,7 +23,10 @@ interface Instance {
 }
 
 function startInstance(config: Record<string, unknown>): Promise<Instance> {
-  const child = spawn(process.execPath, [join(__dirname, 'identity-fleet-worker.js'), JSON.stringify(config)], { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(__dirname, 'identity-fleet-worker.js'), JSON.stringify(config)], {
+    cwd: join(__dirname, '..', '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

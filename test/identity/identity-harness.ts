@@ -65,11 +65,17 @@ export interface Served {
 }
 
 /** Serve the identity routes on `platform`, with `imports` (WeComTokenModule registrations), on 127.0.0.1:0. */
-export async function serve(platform: Platform, imports: Array<DynamicModule | Type<unknown>>, options: { trustProxy?: boolean; controllers?: Type<unknown>[] } = {}): Promise<Served> {
+export async function serve(
+  platform: Platform,
+  imports: Array<DynamicModule | Type<unknown>>,
+  options: { trustProxy?: boolean; controllers?: Type<unknown>[] } = {},
+): Promise<Served> {
   @Module({ imports, controllers: options.controllers ?? [IdentityController] })
   class IdentityTestModule {}
   const logger = new CapturingLogger();
-  const moduleRef = await Test.createTestingModule({ imports: [IdentityTestModule] }).setLogger(logger).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [IdentityTestModule] })
+    .setLogger(logger)
+    .compile();
   const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy === true });
   const app = moduleRef.createNestApplication(adapter, { logger });
   if (platform === 'express' && options.trustProxy) (app as unknown as { set(k: string, v: unknown): void }).set('trust proxy', true);

@@ -28,7 +28,18 @@ describe.each(PLATFORMS)('@WeComAuth({ suite }) on %s', (platform) => {
     const suite = sim.suite();
     const served = await serve(
       platform,
-      [WeComSuiteModule.forRoot({ suiteId: suite.suiteId, suiteSecret: suite.suiteSecret, callbackToken: suite.callbackToken, encodingAESKey: suite.encodingAESKey, permanentCodes: codes, baseUrl: sim.baseUrl, oauthBaseUrl: sim.baseUrl, loginBaseUrl: sim.baseUrl })],
+      [
+        WeComSuiteModule.forRoot({
+          suiteId: suite.suiteId,
+          suiteSecret: suite.suiteSecret,
+          callbackToken: suite.callbackToken,
+          encodingAESKey: suite.encodingAESKey,
+          permanentCodes: codes,
+          baseUrl: sim.baseUrl,
+          oauthBaseUrl: sim.baseUrl,
+          loginBaseUrl: sim.baseUrl,
+        }),
+      ],
       { controllers: [SaasController] },
     );
     try {

@@ -100,7 +100,7 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
     expect(JSON.parse(final.body)).toEqual({ corpId: sim.corpId, openId: 'oVisitor001', externalUserId: 'wmExternal001' });
   });
 
-  it('100 logins cost 0 gettoken beyond the app\'s first one, and one exchange each', async () => {
+  it("100 logins cost 0 gettoken beyond the app's first one, and one exchange each", async () => {
     await browser().follow(`${served.url}/me`);
     expect(sim.gettokenCalls()).toBe(1);
     sim.resetCounters();
@@ -172,7 +172,9 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
     const b = browser();
     const start = await b.request(`${served.url}/me`);
     const atWeCom = await b.request(start.location!);
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'queueMicrotask', 'hrtime', 'performance'] });
+    jest.useFakeTimers({
+      doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'queueMicrotask', 'hrtime', 'performance'],
+    });
     try {
       jest.setSystemTime(Date.now() + 10 * 60_000 + 5_000);
       const stale = await b.request(atWeCom.location!);

@@ -32,7 +32,10 @@ describe('WeComOAuthService', () => {
 
   beforeEach(async () => {
     sim = await WeComSimulator.start();
-    ({ app, logger } = await bootContext([WeComTokenModule.forRoot(appOptions(sim, { auth: { scope: 'snsapi_privateinfo' } })), WeComTokenModule.forRoot({ ...appOptions(sim), name: 'crm' })]));
+    ({ app, logger } = await bootContext([
+      WeComTokenModule.forRoot(appOptions(sim, { auth: { scope: 'snsapi_privateinfo' } })),
+      WeComTokenModule.forRoot({ ...appOptions(sim), name: 'crm' }),
+    ]));
     oauth = app.get(WeComOAuthService);
   });
 
@@ -68,7 +71,7 @@ describe('WeComOAuthService', () => {
     expect(() => oauth.loginUrl({ redirectUri, state: 'abc' })).toThrow(/absolute http\(s\) URL/);
   });
 
-  it('exchanges a member\'s code once: userId and a user_ticket that no print shows; the code again is WeComOAuthCodeError', async () => {
+  it("exchanges a member's code once: userId and a user_ticket that no print shows; the code again is WeComOAuthCodeError", async () => {
     const code = sim.oauth.issueCode({ agentId: 1000002, privateInfo: true, who: 'zhangsan' });
     const identity = await oauth.exchange(code);
     expect(identity).toEqual({ corpId: sim.corpId, userId: 'zhangsan', userTicketExpiresAt: expect.any(Number) });
@@ -77,7 +80,16 @@ describe('WeComOAuthService', () => {
     expectNoneOf(printed, sim.oauth.issuedUserTickets());
 
     const detail = await oauth.userDetail(identity.userTicket!);
-    expect(detail).toEqual({ userId: 'zhangsan', gender: '1', avatar: expect.stringContaining('http'), qrCode: expect.stringContaining('http'), mobile: '13800000000', email: 'zhangsan@example.com', bizMail: 'zhangsan@corp.example.com', address: expect.any(String) });
+    expect(detail).toEqual({
+      userId: 'zhangsan',
+      gender: '1',
+      avatar: expect.stringContaining('http'),
+      qrCode: expect.stringContaining('http'),
+      mobile: '13800000000',
+      email: 'zhangsan@example.com',
+      bizMail: 'zhangsan@corp.example.com',
+      address: expect.any(String),
+    });
 
     const again = await oauth.exchange(code).catch((e: unknown) => e);
     expect(again).toBeInstanceOf(WeComOAuthCodeError);
@@ -107,7 +119,7 @@ describe('WeComOAuthService', () => {
     expectNoneOf(renderError(error), ['not-a-ticket-0123456789']);
   });
 
-  it('the exchange uses the app\'s token: 40014 replaces it once and replays', async () => {
+  it("the exchange uses the app's token: 40014 replaces it once and replays", async () => {
     const code = sim.oauth.issueCode({ agentId: 1000002 });
     await oauth.exchange(sim.oauth.issueCode({ agentId: 1000002 }));
     sim.revokeTokens();
@@ -153,17 +165,28 @@ describe('WeComOAuthService options', () => {
 });
 
 describe('SuiteService.oauth (third-party apps)', () => {
-  it('exchanges through service/auth/getuserinfo3rd with the suite token; corpId is the member\'s corp', async () => {
+  it("exchanges through service/auth/getuserinfo3rd with the suite token; corpId is the member's corp", async () => {
     const sim = await WeComSimulator.start();
     const suite = sim.suite();
     const { app, logger } = await bootContext([
-      WeComSuiteModule.forRoot({ suiteId: suite.suiteId, suiteSecret: suite.suiteSecret, callbackToken: suite.callbackToken, encodingAESKey: suite.encodingAESKey, permanentCodes: new MemoryCodes(), baseUrl: sim.baseUrl, oauthBaseUrl: sim.baseUrl, loginBaseUrl: sim.baseUrl }),
+      WeComSuiteModule.forRoot({
+        suiteId: suite.suiteId,
+        suiteSecret: suite.suiteSecret,
+        callbackToken: suite.callbackToken,
+        encodingAESKey: suite.encodingAESKey,
+        permanentCodes: new MemoryCodes(),
+        baseUrl: sim.baseUrl,
+        oauthBaseUrl: sim.baseUrl,
+        loginBaseUrl: sim.baseUrl,
+      }),
     ]);
     try {
       const service = app.get(SuiteService);
       const cb = sim.suiteCallback('suite_ticket');
       await service.handleCallback(cb.query, cb.body);
-      expect(service.oauth.loginUrl({ redirectUri: 'https://saas.example/me', state: 'x1' })).toBe(`${sim.baseUrl}/wwlogin/sso/login?login_type=ServiceApp&appid=${suite.suiteId}&redirect_uri=https%3A%2F%2Fsaas.example%2Fme&state=x1`);
+      expect(service.oauth.loginUrl({ redirectUri: 'https://saas.example/me', state: 'x1' })).toBe(
+        `${sim.baseUrl}/wwlogin/sso/login?login_type=ServiceApp&appid=${suite.suiteId}&redirect_uri=https%3A%2F%2Fsaas.example%2Fme&state=x1`,
+      );
       expect(service.oauth.authorizeUrl({ redirectUri: 'https://saas.example/me', state: 'x1', scope: 'snsapi_privateinfo' })).not.toMatch(/agentid/);
 
       const code = sim.oauth.issueCode({ suiteId: suite.suiteId, who: { userId: 'wangwu', corpId: 'wwauthcorp000001' } });

@@ -74,7 +74,7 @@ describe('a one-off job whose await fails ends with a non-zero exit code and the
 
   const gettokens = (server: TestServer) => server.seen.filter((r) => r.url.startsWith('/cgi-bin/gettoken')).length;
 
-  describe.each(['token', 'send'] as const)("awaiting %s", (what) => {
+  describe.each(['token', 'send'] as const)('awaiting %s', (what) => {
     it('WeCom refuses connections: exit code 1, the transport error printed, nothing reported as done', async () => {
       const port = await refusingPort();
       const outcome = await runJob({ baseUrl: `http://127.0.0.1:${port}`, what });
@@ -94,7 +94,7 @@ describe('a one-off job whose await fails ends with a non-zero exit code and the
       expect(gettokens(server)).toBe(3);
     });
 
-    it('WeCom answers -1 (system busy) to everything: exit code 1, WeCom\'s error printed', async () => {
+    it("WeCom answers -1 (system busy) to everything: exit code 1, WeCom's error printed", async () => {
       const server = await serve((res) => json(res, { errcode: -1, errmsg: 'system busy' }));
       const outcome = await runJob({ baseUrl: server.url, what });
       expect(outcome.killed).toBe(false);

@@ -30,7 +30,13 @@ async function settles(promise: Promise<unknown>, ms: number): Promise<boolean> 
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    return await Promise.race([promise.then(() => true as const, () => true as const), expired]);
+    return await Promise.race([
+      promise.then(
+        () => true as const,
+        () => true as const,
+      ),
+      expired,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -39,15 +45,24 @@ async function settles(promise: Promise<unknown>, ms: number): Promise<boolean> 
 describe('corps that never authorised leave nothing behind (issue 18.6)', () => {
   it('20,000 distinct unknown ids through getCorpToken and clientFor: no credential or client held, the heap after GC stays flat', () => {
     if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
-    const run = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'unknown-corps.js'), JSON.stringify({ checkpoints: [2_000, 20_000] })], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'unknown-corps.js'), JSON.stringify({ checkpoints: [2_000, 20_000] })], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const { figures, reasons } = JSON.parse(run.stdout.trim()) as { figures: Figure[]; reasons: string[] };
     const [first, last] = figures as [Figure, Figure];
     const grewBy = last.heapUsed - first.heapUsed;
-    process.stdout.write(`[tenants] unknown ids ${first.ids} -> ${last.ids}: heap after GC ${(first.heapUsed / 1e6).toFixed(1)} MB -> ${(last.heapUsed / 1e6).toFixed(1)} MB, credentials ${last.credentials}, clients ${last.clients}\n`);
+    process.stdout.write(
+      `[tenants] unknown ids ${first.ids} -> ${last.ids}: heap after GC ${(first.heapUsed / 1e6).toFixed(1)} MB -> ${(last.heapUsed / 1e6).toFixed(1)} MB, credentials ${last.credentials}, clients ${last.clients}\n`,
+    );
     expect(reasons).toEqual(['no-permanent-code']);
-    expect(figures.map((f) => [f.credentials, f.clients])).toEqual([[0, 0], [0, 0]]);
+    expect(figures.map((f) => [f.credentials, f.clients])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
     // 18,000 more ids: kept credentials would cost ~6 KB each (over 100 MB); flat means a few MB of noise at most.
     expect(grewBy).toBeLessThan(4_000_000);
   });

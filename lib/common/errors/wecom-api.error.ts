@@ -7,7 +7,10 @@ import { AppRef, apiErrorMessage, hintFor } from '../wecom-token.messages.js';
 export class WeComApiError extends Error {
   /** WeCom's errcode (see https://developer.work.weixin.qq.com/document/path/90313). */
   readonly errcode: number;
-  /** WeCom's errmsg as received. Don't match on it: WeCom changes the wording. */
+  /**
+   * WeCom's errmsg as received, except that every credential the request sent (secret, suite_ticket, code, token)
+   * is replaced by `[redacted]`, and one over 4 KB is cut. Don't match on it: WeCom changes the wording.
+   */
   readonly errmsg: string;
   /** The API path, without query string, e.g. `/cgi-bin/message/send`. */
   readonly path: string;

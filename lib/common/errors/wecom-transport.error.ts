@@ -29,10 +29,7 @@ export class WeComTransportError extends Error {
   /** The registered app name. */
   readonly app: string;
 
-  constructor(
-    ref: AppRef,
-    init: { failure: WeComTransportFailure; method: string; path: string; problem: string; status?: number; code?: string; proxy?: string },
-  ) {
+  constructor(ref: AppRef, init: { failure: WeComTransportFailure; method: string; path: string; problem: string; status?: number; code?: string; proxy?: string }) {
     super(transportErrorMessage(ref, init.method, init.path, init.problem));
     this.name = 'WeComTransportError';
     this.failure = init.failure;

@@ -13,6 +13,16 @@ export interface WeComRetryOptions {
   maxDelayMs?: number;
 }
 
+/** The app's 接收消息 settings (its callback URL's Token and EncodingAESKey), for `WeComCallbackService`. */
+export interface WeComCallbackOptions {
+  /** The callback Token. Never logged. */
+  token: string;
+  /** The 43-character EncodingAESKey. Never logged. */
+  encodingAESKey: string;
+  /** A handler still running after this long is acknowledged (200) and finishes in the background. Default 4000. */
+  ackTimeoutMs?: number;
+}
+
 /** Options of one WeCom app (one secret). */
 export interface WeComTokenModuleOptions {
   /** The corp's ID (`ww…`). Required. */
@@ -76,6 +86,8 @@ export interface WeComTokenModuleOptions {
   loginBaseUrl?: string;
   /** Session and flow settings of `WeComAuthGuard` for this app. */
   auth?: WeComAuthOptions;
+  /** Receive this app's messages and events (`WeComCallbackService`, `@OnWeComCallback`). */
+  callback?: WeComCallbackOptions;
 }
 
 /** A class that makes the options of one app, for `forRootAsync({ useClass })` / `useExisting`. */

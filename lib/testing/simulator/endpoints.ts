@@ -9,13 +9,7 @@ import { MediaStore } from './media.js';
 import { isRecord, parseJson } from './replies.js';
 import type { Replies, Reply } from './replies.js';
 import { GETTOKEN_PATH } from './tokens.js';
-import type {
-  SentMessage,
-  SimulatedApiContext,
-  SimulatedApiHandler,
-  SimulatedApiOptions,
-  SimulatedAppKind,
-} from './types.js';
+import type { SentMessage, SimulatedApiContext, SimulatedApiHandler, SimulatedApiOptions, SimulatedAppKind } from './types.js';
 
 /** One endpoint: who may call it, how, and what it answers. */
 export interface Endpoint {
@@ -106,10 +100,7 @@ export class Endpoints {
   async dispatch(call: EndpointCall): Promise<Reply> {
     const endpoint = this.table.get(call.path);
     if (!endpoint) {
-      return this.replies.json(
-        { errcode: 404, errmsg: `WeComSimulator has no API ${call.path}; register one with addApi()` },
-        404,
-      );
+      return this.replies.json({ errcode: 404, errmsg: `WeComSimulator has no API ${call.path}; register one with addApi()` }, 404);
     }
     const method = call.method.toUpperCase();
     if (endpoint.method === 'GET' && method !== 'GET') return this.replies.error(43001);

@@ -44,8 +44,20 @@ describe('WeComSimulator hostile faults', () => {
     await Promise.all(opened.splice(0).map((simulator) => simulator.close()));
   });
 
-  const gettokenUrl = (sim: WeComSimulator): string =>
-    `${sim.baseUrl}/cgi-bin/gettoken?corpid=${sim.corpId}&corpsecret=${sim.secretOf()}`;
+  const gettokenUrl = (sim: WeComSimulator): string => `${sim.baseUrl}/cgi-bin/gettoken?corpid=${sim.corpId}&corpsecret=${sim.secretOf()}`;
+
+  describe('echo', () => {
+    it('answers an errmsg holding the URL with its query string and the body, with the errcode asked for', async () => {
+      const sim = await start();
+      sim.failNext('gettoken', { kind: 'echo' });
+      const res = await get(gettokenUrl(sim));
+      const body = JSON.parse((await collect(res, 2000)).text) as { errcode: number; errmsg: string };
+      expect(body.errcode).toBe(40001);
+      expect(body.errmsg).toContain(`corpsecret=${sim.secretOf()}`);
+      expect(sim.requests[0].fault).toEqual({ kind: 'echo' });
+      expect(() => sim.failNext('api', { kind: 'echo', errcode: 0 })).toThrow(/non-zero integer errcode/);
+    });
+  });
 
   describe('trickle', () => {
     it('sends the headers at once, then one byte per interval, then spaces, never ending', async () => {

@@ -9,8 +9,7 @@ import type { SimulatedFault, SimulatedFaultTarget } from './types.js';
 
 const TRUNCATED_JSON_BODY = '{"errcode":0,"errmsg":"ok","access_to';
 const HTML_502_BODY =
-  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n' +
-  '<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n' + '<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
 
 interface QueuedFault {
   readonly target: string;
@@ -41,19 +40,13 @@ export class FaultQueue {
 
   /** Faults not fired yet, for one target or in all. */
   pending(target?: SimulatedFaultTarget): number {
-    return this.queue
-      .filter((queued) => target === undefined || queued.target === target)
-      .reduce((sum, queued) => sum + queued.remaining, 0);
+    return this.queue.filter((queued) => target === undefined || queued.target === target).reduce((sum, queued) => sum + queued.remaining, 0);
   }
 
   /** The first queued fault that matches a path, consumed. */
   take(path: string): SimulatedFault | undefined {
     const index = this.queue.findIndex((queued) =>
-      queued.target === 'gettoken'
-        ? path === GETTOKEN_PATH
-        : queued.target === 'api'
-          ? path !== GETTOKEN_PATH
-          : queued.target === path,
+      queued.target === 'gettoken' ? path === GETTOKEN_PATH : queued.target === 'api' ? path !== GETTOKEN_PATH : queued.target === path,
     );
     if (index < 0) return undefined;
     const queued = this.queue[index];
@@ -73,8 +66,9 @@ export async function faultAnswer(
   replies: Replies,
   delayMs: number,
   handle: () => Promise<Reply>,
+  request: { url: string; body: Buffer } = { url: '', body: Buffer.alloc(0) },
 ): Promise<Answer> {
-  if ('errcode' in fault) return { kind: 'reply', reply: replies.error(fault.errcode, fault.errmsg), delayMs };
+  if (!('kind' in fault)) return { kind: 'reply', reply: replies.error(fault.errcode, fault.errmsg), delayMs };
   switch (fault.kind) {
     case 'drop':
       return { kind: 'drop' };
@@ -100,6 +94,8 @@ export async function faultAnswer(
       return { kind: 'reply', reply: reply(fault.status, fault.contentType ?? TEXT, fault.body ?? ''), delayMs };
     case 'body':
       return { kind: 'reply', reply: rawBody(fault.body, fault.contentType ?? JSON_CONTENT_TYPE), delayMs };
+    case 'echo':
+      return { kind: 'reply', reply: replies.error(fault.errcode ?? 40001, `invalid request ${request.url} body: ${request.body.toString('utf8')}`), delayMs };
   }
 }
 
@@ -117,9 +113,7 @@ const REDIRECT_PHRASES: Readonly<Record<number, string>> = Object.freeze({
 
 function redirect(location: string, status: number): Reply {
   const title = `${status} ${REDIRECT_PHRASES[status] ?? 'Redirect'}`;
-  const html =
-    `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` +
-    '<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+  const html = `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` + '<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
   const answer = reply(status, 'text/html', html);
   answer.headers.Location = location;
   return answer;
@@ -134,7 +128,7 @@ function rawBody(body: string | Uint8Array, contentType: string): Reply {
 }
 
 function checkFault(fault: SimulatedFault): void {
-  if ('errcode' in fault) {
+  if (!('kind' in fault)) {
     if (!Number.isInteger(fault.errcode)) {
       throw new Error(`an errcode fault needs an integer errcode, got ${fault.errcode}`);
     }
@@ -171,6 +165,11 @@ function checkFault(fault: SimulatedFault): void {
     case 'body':
       if (typeof fault.body !== 'string' && !(fault.body instanceof Uint8Array)) {
         throw new Error('a body fault needs a string or bytes body');
+      }
+      return;
+    case 'echo':
+      if (fault.errcode !== undefined && !(Number.isInteger(fault.errcode) && fault.errcode !== 0)) {
+        throw new Error(`an echo fault needs a non-zero integer errcode, got ${fault.errcode}`);
       }
       return;
     default:

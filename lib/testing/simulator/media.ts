@@ -15,8 +15,7 @@ const MEDIA_MAX_BYTES: Readonly<Record<string, number>> = Object.freeze({
 });
 
 /** A 1x1 PNG, so samples can download `MEDIA_SAMPLE` without uploading first. */
-const SAMPLE_PNG_BASE64 =
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+const SAMPLE_PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 interface StoredMedia {
   readonly mediaId: string;
@@ -96,13 +95,7 @@ export class MediaStore {
     };
   }
 
-  private store(
-    mediaId: string,
-    bytes: Buffer,
-    filename: string,
-    contentType: string,
-    type: string | undefined,
-  ): StoredMedia {
+  private store(mediaId: string, bytes: Buffer, filename: string, contentType: string, type: string | undefined): StoredMedia {
     const identity = `${createHash('sha256').update(bytes).digest('hex')}:${filename}`;
     const stored: StoredMedia = { mediaId, bytes, filename, contentType, identity, ...(type ? { type } : {}) };
     this.media.set(mediaId, stored);

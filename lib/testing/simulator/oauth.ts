@@ -57,8 +57,28 @@ interface Pending {
 /** The default members: the two users of `user/get`, with the fields only a user_ticket gives. */
 export function defaultMembers(): SimulatedMember[] {
   return [
-    { userId: 'zhangsan', name: '张三', gender: '1', avatar: 'https://wework.qpic.cn/wwhead/zhangsan/0', qrCode: 'https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=zhangsan', mobile: '13800000000', email: 'zhangsan@example.com', bizMail: 'zhangsan@corp.example.com', address: '广州市海珠区新港中路' },
-    { userId: 'lisi', name: '李四', gender: '2', avatar: 'https://wework.qpic.cn/wwhead/lisi/0', qrCode: 'https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=lisi', mobile: '13900000000', email: 'lisi@example.com', bizMail: 'lisi@corp.example.com', address: '深圳市南山区' },
+    {
+      userId: 'zhangsan',
+      name: '张三',
+      gender: '1',
+      avatar: 'https://wework.qpic.cn/wwhead/zhangsan/0',
+      qrCode: 'https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=zhangsan',
+      mobile: '13800000000',
+      email: 'zhangsan@example.com',
+      bizMail: 'zhangsan@corp.example.com',
+      address: '广州市海珠区新港中路',
+    },
+    {
+      userId: 'lisi',
+      name: '李四',
+      gender: '2',
+      avatar: 'https://wework.qpic.cn/wwhead/lisi/0',
+      qrCode: 'https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=lisi',
+      mobile: '13900000000',
+      email: 'lisi@example.com',
+      bizMail: 'lisi@corp.example.com',
+      address: '深圳市南山区',
+    },
   ];
 }
 
@@ -238,7 +258,11 @@ export class OAuthSimulator {
     if (!code) return this.replies.error(41008, 'missing code');
     this.exchangeCount += 1;
     const record = this.codes.get(code);
-    const mismatch = !record || (record.owner.kind !== caller.kind) || (record.owner.kind === 'suite' && caller.kind === 'suite' && record.owner.suiteId !== caller.suiteId) || (record.owner.kind === 'corp' && caller.kind === 'corp' && record.owner.app !== undefined && record.owner.app !== caller.app);
+    const mismatch =
+      !record ||
+      record.owner.kind !== caller.kind ||
+      (record.owner.kind === 'suite' && caller.kind === 'suite' && record.owner.suiteId !== caller.suiteId) ||
+      (record.owner.kind === 'corp' && caller.kind === 'corp' && record.owner.app !== undefined && record.owner.app !== caller.app);
     if (!record || mismatch || record.used || Date.now() >= record.expiresAt) return this.replies.error(40029, 'invalid code');
     record.used = true;
     const who = record.who;

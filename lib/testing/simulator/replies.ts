@@ -18,11 +18,7 @@ export interface Reply {
  * What the server does with one request: write a reply (at once or after `delayMs`), destroy the socket, or never
  * answer until the simulator closes.
  */
-export type Answer =
-  | { readonly kind: 'reply'; readonly reply: Reply; readonly delayMs?: number }
-  | { readonly kind: 'drop' }
-  | { readonly kind: 'hang' }
-  | Trickle;
+export type Answer = { readonly kind: 'reply'; readonly reply: Reply; readonly delayMs?: number } | { readonly kind: 'drop' } | { readonly kind: 'hang' } | Trickle;
 
 /** Write the reply's status and headers, then its body one byte per `intervalMs`, then spaces; end after `bytes`. */
 export interface Trickle {

@@ -32,9 +32,17 @@ describe('WeComSimulator third-party apps (suites.ts)', () => {
     expect((await post('/cgi-bin/service/get_suite_token', { suite_id: suiteId, suite_secret: 'wrong', suite_ticket: ticket })).errcode).toBe(40080);
     expect((await post('/cgi-bin/service/get_suite_token', { suite_id: suiteId, suite_secret: suiteSecret })).errcode).toBe(40085);
     expect((await post('/cgi-bin/service/get_suite_token', { suite_id: suiteId, suite_secret: suiteSecret, suite_ticket: 'x' })).errcode).toBe(40085);
-    const two = await WeComSimulator.start({ suites: [{ suiteId: 'a', suiteSecret: 'secret-a-123' }, { suiteId: 'b', suiteSecret: 'secret-b-123' }] });
+    const two = await WeComSimulator.start({
+      suites: [
+        { suiteId: 'a', suiteSecret: 'secret-a-123' },
+        { suiteId: 'b', suiteSecret: 'secret-b-123' },
+      ],
+    });
     try {
-      const res = await fetch(`${two.baseUrl}/cgi-bin/service/get_suite_token`, { method: 'POST', body: JSON.stringify({ suite_id: 'a', suite_secret: 'secret-a-123', suite_ticket: two.issueSuiteTicket('b') }) });
+      const res = await fetch(`${two.baseUrl}/cgi-bin/service/get_suite_token`, {
+        method: 'POST',
+        body: JSON.stringify({ suite_id: 'a', suite_secret: 'secret-a-123', suite_ticket: two.issueSuiteTicket('b') }),
+      });
       expect(((await res.json()) as Body).errcode).toBe(40085);
     } finally {
       await two.close();
@@ -66,7 +74,9 @@ describe('WeComSimulator third-party apps (suites.ts)', () => {
 
     expect((await post('/cgi-bin/service/get_corp_token', { auth_corpid: corpId, permanent_code: 'bad' }, { suite_access_token: token })).errcode).toBe(40084);
     sim.revokeCorpTokens(corpId);
-    expect(((await (await fetch(`${sim.baseUrl}/cgi-bin/user/get?access_token=${encodeURIComponent(corp.access_token as string)}&userid=zhangsan`)).json()) as Body).errcode).toBe(40014);
+    expect(((await (await fetch(`${sim.baseUrl}/cgi-bin/user/get?access_token=${encodeURIComponent(corp.access_token as string)}&userid=zhangsan`)).json()) as Body).errcode).toBe(
+      40014,
+    );
     sim.cancelAuth(corpId);
     expect((await post('/cgi-bin/service/get_corp_token', { auth_corpid: corpId, permanent_code: v1.permanent_code }, { suite_access_token: token })).errcode).toBe(40084);
   });
@@ -88,7 +98,12 @@ describe('WeComSimulator third-party apps (suites.ts)', () => {
     const s = sim.suite();
     const crypto = new WeComCrypto({ token: s.callbackToken, encodingAESKey: s.encodingAESKey, receiveId: s.suiteId });
     const ticket = sim.suiteCallback('suite_ticket', { timeStamp: 1700000000 });
-    expect(parseSuiteCallback(openEncryptedEnvelope(crypto, ticket.query, ticket.body))).toMatchObject({ infoType: 'suite_ticket', suiteId: s.suiteId, suiteTicket: ticket.suiteTicket, timeStamp: 1700000000 });
+    expect(parseSuiteCallback(openEncryptedEnvelope(crypto, ticket.query, ticket.body))).toMatchObject({
+      infoType: 'suite_ticket',
+      suiteId: s.suiteId,
+      suiteTicket: ticket.suiteTicket,
+      timeStamp: 1700000000,
+    });
     const created = sim.suiteCallback('create_auth');
     expect(parseSuiteCallback(openEncryptedEnvelope(crypto, created.query, created.body))).toMatchObject({ infoType: 'create_auth', authCode: created.authCode });
     const cancelled = sim.suiteCallback('cancel_auth', { corpId: created.corpId! });

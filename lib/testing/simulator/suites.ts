@@ -160,6 +160,7 @@ export class SuiteRegistry {
     const { corpId: corp } = this.createAuthCode(suiteId, corpId);
     const permanentCode = this.newValue();
     this.permanentCodes.set(key(this.get(suiteId).suiteId, corp), permanentCode);
+    this.agentOf(key(this.get(suiteId).suiteId, corp));
     return { permanentCode, corpId: corp };
   }
 
@@ -288,8 +289,63 @@ export class SuiteRegistry {
     if (!record) return undefined;
     if (record.revoked) return this.replies.error(40014);
     if (Date.now() >= record.expiresAt) return this.replies.error(42001);
-    return Object.freeze({ name: `suite-corp:${record.owner.replace('\u0000', ':')}`, secret: '', kind: 'app' as const });
+    return this.authorisedApp(`suite-corp:${record.owner.replace('\u0000', ':')}`)!;
   }
+
+  /** The name an authorised corp's token is attributed to (tickets, signature checks): `suite-corp:{suiteId}:{corpId}`. */
+  authorisedAppName(corpId: string, suiteId?: string): string {
+    return `suite-corp:${this.get(suiteId).suiteId}:${corpId}`;
+  }
+
+  /** The pseudo-app of an authorised corp (kind 'app', with the authorised agent's id), by its name. */
+  authorisedApp(name: string): NormalisedApp | undefined {
+    if (!name.startsWith('suite-corp:')) return undefined;
+    const owner = name.slice('suite-corp:'.length).replace(':', '\u0000');
+    const agentId = this.agents.get(owner);
+    if (agentId === undefined) return undefined;
+    return Object.freeze({ name, secret: '', kind: 'app' as const, agentId });
+  }
+
+  /** The agentid of the app a corp authorised (one per suite and corp, kept across re-authorisations). */
+  private agentOf(owner: string): number {
+    let agentId = this.agents.get(owner);
+    if (agentId === undefined) {
+      agentId = 1_000_100 + this.agents.size;
+      this.agents.set(owner, agentId);
+    }
+    return agentId;
+  }
+
+  private readonly agents = new Map<string, number>();
+
+  /**
+   * 代开发 (templates whose suiteId starts with `dk`): gettoken with an authorised corp's id and its permanent code
+   * as corpsecret issues that corp's token (40001 for another code); undefined when the corp is no 代开发 corp, so
+   * the app's gettoken answers. Counted apart from get_corp_token (see {@link customGettokenCalls}).
+   */
+  customGettoken(query: Readonly<Record<string, string>>): Reply | undefined {
+    const corpId = query.corpid;
+    if (!corpId) return undefined;
+    for (const suiteId of this.suites.keys()) {
+      if (!suiteId.startsWith('dk')) continue;
+      const code = this.permanentCodes.get(key(suiteId, corpId));
+      if (code === undefined) continue;
+      this.customCalls.set(corpId, (this.customCalls.get(corpId) ?? 0) + 1);
+      if (code !== query.corpsecret) return this.replies.error(40001, 'invalid credential');
+      return this.tokenReply(this.corpTokens, key(suiteId, corpId), 'access_token');
+    }
+    return undefined;
+  }
+
+  /** gettoken calls of 代开发 corps (all, or one corp's). */
+  customGettokenCalls(corpId?: string): number {
+    if (corpId !== undefined) return this.customCalls.get(corpId) ?? 0;
+    let sum = 0;
+    for (const n of this.customCalls.values()) sum += n;
+    return sum;
+  }
+
+  private readonly customCalls = new Map<string, number>();
 
   /** Answers a `/cgi-bin/service/*` request. */
   async handle(method: string, path: string, query: Readonly<Record<string, string>>, raw: Buffer): Promise<Reply> {
@@ -358,6 +414,7 @@ export class SuiteRegistry {
       errmsg: 'ok',
       permanent_code: permanentCode,
       auth_corp_info: { corpid: code.corpId, corp_name: this.corpNames.get(code.corpId) },
+      auth_info: { agent: [{ agentid: this.agentOf(key(suiteId, code.corpId)), name: 'simulated app' }] },
     };
     if (v1) {
       const record = this.add(this.corpTokens, key(suiteId, code.corpId), this.lifetimeSeconds() * 1000);

@@ -164,10 +164,7 @@ describe('WeComSimulator JS-SDK tickets', () => {
     it('applies injected faults to ticket paths like any path', async () => {
       const sim = await start();
       const accessToken = await token(sim);
-      sim
-        .failNext(CORP_PATH, { errcode: -1 })
-        .failNext('api', { errcode: 45033 })
-        .failNext(AGENT_PATH, { kind: 'html-502' });
+      sim.failNext(CORP_PATH, { errcode: -1 }).failNext('api', { errcode: 45033 }).failNext(AGENT_PATH, { kind: 'html-502' });
       expect((await corpTicket(sim, accessToken)).errcode).toBe(-1);
       expect((await corpTicket(sim, accessToken)).errcode).toBe(45033);
       const response = await fetch(`${sim.baseUrl}${AGENT_PATH}?access_token=${accessToken}&type=agent_config`);

@@ -15,18 +15,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { jsapiSignature } from '../../crypto/jsapi-signature.js';
-import type { AppDirectory } from './apps.js';
+import type { AppDirectory, NormalisedApp } from './apps.js';
 import type { Endpoint } from './endpoints.js';
 import type { Replies, Reply } from './replies.js';
 import { checkEither, checkLifetime } from './checks.js';
-import type {
-  RepeatedTicketMode,
-  SimulatedApiContext,
-  SimulatedSignatureCheck,
-  SimulatedSignatureInput,
-  SimulatedTicketKind,
-  SimulatedTicketLimits,
-} from './types.js';
+import type { RepeatedTicketMode, SimulatedApiContext, SimulatedSignatureCheck, SimulatedSignatureInput, SimulatedTicketKind, SimulatedTicketLimits } from './types.js';
 
 /** The path each ticket kind is fetched from. */
 export const TICKET_PATHS: Readonly<Record<SimulatedTicketKind, string>> = Object.freeze({
@@ -66,6 +59,8 @@ export class TicketRegistry {
     private readonly apps: AppDirectory,
     private readonly replies: Replies,
     settings: TicketSettings,
+    /** The pseudo-app of an authorised corp's token (suites and 代开发), by name, for signature checks. */
+    private readonly authorisedApp: (name: string) => NormalisedApp | undefined = () => undefined,
   ) {
     this.lifetimeSeconds = checkLifetime(settings.lifetimeSeconds, 'ticket');
     this.mode = checkEither(settings.mode, 'same-ticket', 'new-ticket', 'repeatedTicket');
@@ -74,10 +69,7 @@ export class TicketRegistry {
 
   /** The two endpoints, for the endpoint table (which checks the token, the method and the kind of secret). */
   endpoints(): [string, Endpoint][] {
-    return (['corp', 'agent'] as const).map((kind) => [
-      TICKET_PATHS[kind],
-      { method: 'GET', kinds: ['app'], handle: (context: SimulatedApiContext) => this.fetch(kind, context) },
-    ]);
+    return (['corp', 'agent'] as const).map((kind) => [TICKET_PATHS[kind], { method: 'GET', kinds: ['app'], handle: (context: SimulatedApiContext) => this.fetch(kind, context) }]);
   }
 
   /** Lifetime of tickets issued from now on. */
@@ -133,7 +125,7 @@ export class TicketRegistry {
 
   /** Checks a page's signature against the tickets of one kind and app; see {@link SimulatedSignatureCheck}. */
   verify(input: SimulatedSignatureInput): SimulatedSignatureCheck {
-    const app = this.apps.get(input.appName ?? 'default');
+    const app = (input.appName !== undefined ? this.authorisedApp(input.appName) : undefined) ?? this.apps.get(input.appName ?? 'default');
     const fail = (detail: string): SimulatedSignatureCheck => ({
       valid: false,
       reason: `invalid signature: ${detail}`,
@@ -143,8 +135,7 @@ export class TicketRegistry {
     }
     const url = input.url.split('#')[0];
     const timestamp = String(input.timestamp);
-    const signedWith = (ticket: string, signedUrl = url): boolean =>
-      jsapiSignature({ ticket, nonceStr: input.nonceStr, timestamp, url: signedUrl }) === input.signature;
+    const signedWith = (ticket: string, signedUrl = url): boolean => jsapiSignature({ ticket, nonceStr: input.nonceStr, timestamp, url: signedUrl }) === input.signature;
     const now = Date.now();
     const records = this.records.get(key(input.kind, app.name)) ?? [];
     const match = records.find((record) => signedWith(record.ticket));

@@ -160,7 +160,12 @@ export type SimulatedFault =
   | { kind: 'trickle'; intervalMs: number; bytes?: number }
   | { kind: 'redirect'; location: string; status?: number }
   | { kind: 'status'; status: number; body?: string | Uint8Array; contentType?: string }
-  | { kind: 'body'; body: string | Uint8Array; contentType?: string };
+  | { kind: 'body'; body: string | Uint8Array; contentType?: string }
+  /**
+   * A gateway or WeCom echoing the request: errcode `errcode` (default 40001) whose errmsg holds the full URL, query
+   * string included, and the whole body as received; tests scan the module's errors and logs for what it sent.
+   */
+  | { kind: 'echo'; errcode?: number };
 
 /**
  * Where a fault applies: `'gettoken'` (`/cgi-bin/gettoken`), `'api'` (any other path), or an exact path such as
@@ -240,9 +245,7 @@ export interface SimulatedApiContext {
  * A handler registered with {@link WeComSimulator.addApi}. It returns the JSON body (HTTP 200). A body with a
  * non-zero `errcode` and no `errmsg` gets the default errmsg with WeCom's hint suffix.
  */
-export type SimulatedApiHandler = (
-  context: SimulatedApiContext,
-) => Record<string, unknown> | Promise<Record<string, unknown>>;
+export type SimulatedApiHandler = (context: SimulatedApiContext) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 /** Options of {@link WeComSimulator.addApi}. */
 export interface SimulatedApiOptions {

@@ -3,6 +3,8 @@
  * face of them. It holds no logic of its own beyond routing a request to the role that answers it.
  */
 import type { IncomingMessage } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { AppCallbackSender } from './app-callbacks.js';
 import { AppDirectory, DEFAULT_APP } from './apps.js';
 import { Endpoints } from './endpoints.js';
 import { FaultQueue, faultAnswer } from './faults.js';
@@ -76,6 +78,7 @@ export class WeComSimulator {
   private readonly trustedIps: TrustedIpRules;
   private gettokenDelayMs = 0;
   private suiteTokenLifetimeSeconds: number;
+  private callbackSecrets?: { token: string; encodingAESKey: string };
 
   /** Creates a simulator; call {@link listen} (or use {@link WeComSimulator.start}) before sending requests. */
   constructor(options: WeComSimulatorOptions = {}) {
@@ -83,29 +86,25 @@ export class WeComSimulator {
     this.apps = new AppDirectory(options.apps ?? [DEFAULT_APP]);
     this.replies = new Replies(options.clientIp);
     this.trustedIps = new TrustedIpRules(this.replies);
-    this.tokens = new TokenRegistry(
-      this.corpId,
+    this.tokens = new TokenRegistry(this.corpId, this.apps, this.replies, options.tokenLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS, options.repeatedGettoken ?? 'same-token');
+    this.endpoints = new Endpoints(this.replies);
+    this.tickets = new TicketRegistry(
       this.apps,
       this.replies,
-      options.tokenLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS,
-      options.repeatedGettoken ?? 'same-token',
+      {
+        lifetimeSeconds: options.ticketLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS,
+        mode: options.repeatedTicket ?? 'same-ticket',
+        limits: options.ticketLimits ?? {},
+      },
+      (name) => this.suites.authorisedApp(name),
     );
-    this.endpoints = new Endpoints(this.replies);
-    this.tickets = new TicketRegistry(this.apps, this.replies, {
-      lifetimeSeconds: options.ticketLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS,
-      mode: options.repeatedTicket ?? 'same-ticket',
-      limits: options.ticketLimits ?? {},
-    });
     for (const [path, endpoint] of this.tickets.endpoints()) this.endpoints.register(path, endpoint);
     this.suiteTokenLifetimeSeconds = options.suiteTokenLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
     this.suites = new SuiteRegistry(this.replies, () => this.suiteTokenLifetimeSeconds, options.suites, options.provider);
     this.oauth = new OAuthSimulator(this.corpId, this.apps, this.suites, this.replies, options.members);
     for (const [path, endpoint] of this.oauth.endpoints()) this.endpoints.register(path, endpoint);
     const router: Router = {
-      attribute: (path, query) =>
-        path === GETTOKEN_PATH
-          ? this.apps.bySecret(query.corpsecret)?.name
-          : (this.tokens.ownerOf(query.access_token) ?? this.suites.ownerOf(query)),
+      attribute: (path, query) => (path === GETTOKEN_PATH ? this.apps.bySecret(query.corpsecret)?.name : (this.tokens.ownerOf(query.access_token) ?? this.suites.ownerOf(query))),
       route: (req, record, body) => this.route(req, record, body),
     };
     this.server = new SimulatorServer(
@@ -241,8 +240,7 @@ export class WeComSimulator {
    */
   ticketCalls(kind?: SimulatedTicketKind, appName?: string): number {
     const paths = kind === undefined ? Object.values(TICKET_PATHS) : [TICKET_PATHS[kind]];
-    return this.server.log.filter((r) => paths.includes(r.path) && (appName === undefined || r.app === appName))
-      .length;
+    return this.server.log.filter((r) => paths.includes(r.path) && (appName === undefined || r.app === appName)).length;
   }
 
   /** Every ticket of a kind issued or seeded so far, oldest first, of one app or of all (for leak scans). */
@@ -304,6 +302,24 @@ export class WeComSimulator {
    */
   verifySignature(input: SimulatedSignatureInput): SimulatedSignatureCheck {
     return this.tickets.verify(input);
+  }
+
+  // ---- an app's callbacks (app-callbacks.ts) ----
+
+  /**
+   * A sender of an app's callbacks (receiveId = this corp): `settings` holds the Token and EncodingAESKey to give the
+   * app's `callback` option (random ones, the same for every sender of this simulator, unless given), `deliver(url, …)`
+   * POSTs as WeCom does.
+   */
+  appCallbacks(options: { agentId?: string | number; token?: string; encodingAESKey?: string } = {}): AppCallbackSender {
+    // One Token and EncodingAESKey per simulator unless given: every sender of this simulator signs alike.
+    this.callbackSecrets ??= { token: randomBytes(12).toString('base64url'), encodingAESKey: randomBytes(32).toString('base64').slice(0, 43) };
+    return new AppCallbackSender({
+      corpId: this.corpId,
+      agentId: String(options.agentId ?? '1000002'),
+      token: options.token ?? this.callbackSecrets.token,
+      encodingAESKey: options.encodingAESKey ?? this.callbackSecrets.encodingAESKey,
+    });
   }
 
   // ---- third-party apps (suites.ts) ----
@@ -393,13 +409,22 @@ export class WeComSimulator {
 
   // ---- counters and logs ----
 
+  /** The app name of an authorised corp (suites and 代开发) for {@link verifySignature}, {@link ticketCalls} and the like. */
+  authorisedAppName(corpId: string, suiteId?: string): string {
+    return this.suites.authorisedAppName(corpId, suiteId);
+  }
+
+  /** gettoken calls of 代开发 corps (corpid an authorised corp of a `dk…` template), all or one corp's. */
+  customGettokenCalls(corpId?: string): number {
+    return this.suites.customGettokenCalls(corpId);
+  }
+
   /**
    * gettoken calls attributed to an app by the secret sent, failed and faulted ones included; without `appName`,
    * every gettoken call, wrong-secret ones included.
    */
   gettokenCalls(appName?: string): number {
-    return this.server.log.filter((r) => r.path === GETTOKEN_PATH && (appName === undefined || r.app === appName))
-      .length;
+    return this.server.log.filter((r) => r.path === GETTOKEN_PATH && (appName === undefined || r.app === appName)).length;
   }
 
   /** Requests to a path (without query string), or all requests. */
@@ -468,12 +493,12 @@ export class WeComSimulator {
     const fault = this.faults.take(record.path);
     if (!fault) return { kind: 'reply', reply: await handle(), delayMs };
     record.fault = fault;
-    return faultAnswer(fault, this.replies, delayMs, handle);
+    return faultAnswer(fault, this.replies, delayMs, handle, { url: req.url ?? '', body });
   }
 
   private async process(req: IncomingMessage, record: SimulatedRequest, body: Buffer): Promise<Reply> {
     const { path, query } = record;
-    if (path === GETTOKEN_PATH) return this.tokens.gettoken(query);
+    if (path === GETTOKEN_PATH) return this.suites.customGettoken(query) ?? this.tokens.gettoken(query);
     const identity = this.oauth.route(record.method, path, query, body);
     if (identity) return identity;
     if (!path.startsWith('/cgi-bin/')) return reply(404, 'text/plain; charset=UTF-8', '404 Not Found');

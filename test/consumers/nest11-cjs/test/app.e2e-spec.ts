@@ -71,7 +71,7 @@ describe('NestJS 11 starter (CommonJS, jest)', () => {
     expect(sim.gettokenCalls('default')).toBe(before + 1);
   });
 
-  it('with ScheduleModule.forRoot(), the refresh timer is registered in the application\'s SchedulerRegistry', async () => {
+  it("with ScheduleModule.forRoot(), the refresh timer is registered in the application's SchedulerRegistry", async () => {
     const app = await boot([ScheduleModule.forRoot(), WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl })]);
     const tokens = app.get(AccessTokenService);
     expect(tokens.backgroundRefreshActive).toBe(true);
@@ -103,32 +103,35 @@ describe('NestJS 11 starter (CommonJS, jest)', () => {
   });
 
   const reachable = redisReachable();
-  (reachable || CI ? it : it.skip)(`shares the token through CACHE_MANAGER backed by Redis, with RedisTokenLock (${REDIS_URL})${reachable || CI ? '' : ' [Redis unreachable]'}`, async () => {
-    if (!reachable) throw new Error(`Redis is unreachable at ${REDIS_URL}; CI=true requires it`);
-    const redisSim = await WeComSimulator.start({ corpId: `wwconsumer11r${process.pid}${Date.now()}` });
-    const stores: KeyvRedis<unknown>[] = [];
-    const instance = () => {
-      const store = new KeyvRedis(REDIS_URL);
-      stores.push(store);
-      return boot([
-        CacheModule.register({ isGlobal: true, stores: [store] }),
-        WeComTokenModule.forRoot({ corpId: redisSim.corpId, secret: redisSim.secretOf(), baseUrl: redisSim.baseUrl, lock: new RedisTokenLock({ url: REDIS_URL }) }),
-      ]);
-    };
-    try {
-      const [a, b] = [await instance(), await instance()];
-      const [token, other] = await Promise.all([a.get(AccessTokenService).getToken(), b.get(AccessTokenService).getToken()]);
-      expect(other).toBe(token);
-      expect(redisSim.gettokenCalls()).toBe(1);
+  (reachable || CI ? it : it.skip)(
+    `shares the token through CACHE_MANAGER backed by Redis, with RedisTokenLock (${REDIS_URL})${reachable || CI ? '' : ' [Redis unreachable]'}`,
+    async () => {
+      if (!reachable) throw new Error(`Redis is unreachable at ${REDIS_URL}; CI=true requires it`);
+      const redisSim = await WeComSimulator.start({ corpId: `wwconsumer11r${process.pid}${Date.now()}` });
+      const stores: KeyvRedis<unknown>[] = [];
+      const instance = () => {
+        const store = new KeyvRedis(REDIS_URL);
+        stores.push(store);
+        return boot([
+          CacheModule.register({ isGlobal: true, stores: [store] }),
+          WeComTokenModule.forRoot({ corpId: redisSim.corpId, secret: redisSim.secretOf(), baseUrl: redisSim.baseUrl, lock: new RedisTokenLock({ url: REDIS_URL }) }),
+        ]);
+      };
+      try {
+        const [a, b] = [await instance(), await instance()];
+        const [token, other] = await Promise.all([a.get(AccessTokenService).getToken(), b.get(AccessTokenService).getToken()]);
+        expect(other).toBe(token);
+        expect(redisSim.gettokenCalls()).toBe(1);
 
-      const key = `wecom:v1:${redisSim.corpId}:${createHash('sha256').update(redisSim.secretOf()).digest('hex').slice(0, 16)}:access_token`;
-      const cache = b.get<Cache>(CACHE_MANAGER);
-      expect(await cache.get(key)).toMatchObject({ token, expiresAt: expect.any(Number), fetchedAt: expect.any(Number) });
-      await cache.del(key);
-    } finally {
-      while (opened.length) await opened.pop()!.close();
-      for (const store of stores) await store.disconnect();
-      await redisSim.close();
-    }
-  });
+        const key = `wecom:v1:${redisSim.corpId}:${createHash('sha256').update(redisSim.secretOf()).digest('hex').slice(0, 16)}:access_token`;
+        const cache = b.get<Cache>(CACHE_MANAGER);
+        expect(await cache.get(key)).toMatchObject({ token, expiresAt: expect.any(Number), fetchedAt: expect.any(Number) });
+        await cache.del(key);
+      } finally {
+        while (opened.length) await opened.pop()!.close();
+        for (const store of stores) await store.disconnect();
+        await redisSim.close();
+      }
+    },
+  );
 });

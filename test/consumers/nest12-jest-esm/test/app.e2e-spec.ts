@@ -62,7 +62,7 @@ describe('NestJS 12 under jest in ES-module mode', () => {
     expect(sim.gettokenCalls('default')).toBe(before + 1);
   });
 
-  it('with ScheduleModule.forRoot(), the refresh timer is registered in the application\'s SchedulerRegistry', async () => {
+  it("with ScheduleModule.forRoot(), the refresh timer is registered in the application's SchedulerRegistry", async () => {
     const app = await boot([ScheduleModule.forRoot(), WeComTokenModule.forRoot({ corpId: sim.corpId, secret: sim.secretOf(), baseUrl: sim.baseUrl })]);
     const tokens = app.get(AccessTokenService);
     expect(tokens.backgroundRefreshActive).toBe(true);

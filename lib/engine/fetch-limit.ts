@@ -1,6 +1,6 @@
 /**
- * A small counting semaphore: at most `max` corp credential loads of one suite at once (shared-cache read, lease,
- * request, write), whatever the number of corps, so that a cold start of thousands of corps opens a bounded number
+ * A small counting semaphore: at most `max` loads at once (a suite's corp credential loads: shared-cache read, lease,
+ * request, write; a registry's loader calls), whatever the number of corps or tenants, so that a cold start of thousands of corps opens a bounded number
  * of sockets, does not trip 45033, and does not flood Redis past its command bound (which would make every instance
  * of a fleet give up on the lock and fetch for itself).
  */
