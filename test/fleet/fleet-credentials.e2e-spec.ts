@@ -330,7 +330,10 @@ describeIfRedis('a fleet of processes sharing tickets and suite credentials thro
 
       // The documented corp keys; no permanent code in any key or value of the module.
       const keys = await scanKeys(redis, `wecom:v1:suite:${s.suiteId}:corp:*`);
-      expect(keys.sort()).toEqual(corps.map((corpId) => `wecom:v1:suite:${s.suiteId}:corp:${corpId}:access_token`).sort());
+      // Per corp: its access_token and the agentid it authorised (kept from get_permanent_code, not a secret).
+      expect(keys.sort()).toEqual(
+        corps.flatMap((corpId) => [`wecom:v1:suite:${s.suiteId}:corp:${corpId}:access_token`, `wecom:v1:suite:${s.suiteId}:corp:${corpId}:agentid`]).sort(),
+      );
       const everything = await scanKeys(redis, `wecom:v1:suite:${s.suiteId}:*`);
       const values = (await Promise.all(everything.map((key) => redis.get(key)))).join('\n');
       expectNoneOf(`${everything.join('\n')}\n${values}`, [s.suiteSecret, ...Object.values(stored)]);
