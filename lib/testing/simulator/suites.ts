@@ -14,12 +14,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WeComCrypto } from '../../crypto/wecom-crypto.js';
-import { buildEncryptedEnvelope, buildSuiteCallbackXml, buildUrlVerification } from '../../crypto/callback-message.js';
-import type { EncryptedCallback } from '../../crypto/callback-message.js';
 import type { NormalisedApp } from './apps.js';
 import { isRecord, parseJson } from './replies.js';
 import type { Replies, Reply } from './replies.js';
 import type { SimulatedSuite } from './types.js';
+import { buildSuiteCallback, buildSuiteUrlVerification } from './suite-callbacks.js';
+import type { KnownSuite, SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions } from './suite-callbacks.js';
+
+export type { SimulatedSuiteCallback, SimulatedSuiteEvent, SuiteCallbackOptions } from './suite-callbacks.js';
 
 /** The suite endpoints. */
 export const SUITE_PATHS = Object.freeze({
@@ -41,27 +43,6 @@ export const DEFAULT_SUITE: Readonly<Required<SimulatedSuite>> = Object.freeze({
 /** The provider a simulator has when its options name none. */
 export const DEFAULT_PROVIDER = Object.freeze({ corpId: 'wwsimprovider00001', secret: 'sim-provider-secret-0123456789' });
 
-/** A callback event the simulator can produce, with what the test may want to choose. */
-export type SimulatedSuiteEvent = 'suite_ticket' | 'create_auth' | 'cancel_auth' | 'change_auth' | 'reset_permanent_code';
-
-/** Options of {@link SuiteRegistry.callback}. */
-export interface SuiteCallbackOptions {
-  suiteId?: string;
-  /** The authorising corp (cancel_auth, change_auth, reset_permanent_code; create_auth creates one by default). */
-  corpId?: string;
-  /** Seconds; now by default. */
-  timeStamp?: number;
-  /** The suite_ticket to send; a new one is issued by default. */
-  suiteTicket?: string;
-}
-
-/** A callback as WeCom would POST it, and the values it carries. */
-export interface SimulatedSuiteCallback extends EncryptedCallback {
-  readonly suiteTicket?: string;
-  readonly authCode?: string;
-  readonly corpId?: string;
-}
-
 interface Expiring {
   readonly value: string;
   readonly owner: string;
@@ -82,7 +63,7 @@ const AUTH_CODE_LIFETIME_MS = 10 * 60_000;
 /** The third-party state of one simulator. */
 export class SuiteRegistry {
   readonly provider: { readonly corpId: string; readonly secret: string };
-  private readonly suites = new Map<string, Required<SimulatedSuite> & { crypto: WeComCrypto }>();
+  private readonly suites = new Map<string, KnownSuite>();
   private readonly tickets = new Map<string, Expiring>();
   private readonly suiteTokens = new Map<string, Expiring>();
   private readonly providerTokens = new Map<string, Expiring>();
@@ -203,48 +184,14 @@ export class SuiteRegistry {
     };
   }
 
-  /** The encrypted callback WeCom would POST for an event. */
+  /** The encrypted callback WeCom would POST for an event (suite-callbacks.ts). */
   callback(event: SimulatedSuiteEvent, options: SuiteCallbackOptions = {}): SimulatedSuiteCallback {
-    const suite = this.get(options.suiteId);
-    const timeStamp = options.timeStamp ?? Math.floor(Date.now() / 1000);
-    const seal = (xml: string, extra: Partial<SimulatedSuiteCallback>): SimulatedSuiteCallback => ({ ...buildEncryptedEnvelope(suite.crypto, xml), ...extra });
-    const needCorp = (): string => {
-      if (!options.corpId) throw new Error(`a ${event} callback needs options.corpId`);
-      return options.corpId;
-    };
-    switch (event) {
-      case 'suite_ticket': {
-        const suiteTicket = options.suiteTicket ?? this.issueTicket(suite.suiteId);
-        return seal(buildSuiteCallbackXml({ infoType: event, suiteId: suite.suiteId, suiteTicket, timeStamp }), { suiteTicket });
-      }
-      case 'create_auth': {
-        const { authCode, corpId } = this.createAuthCode(suite.suiteId, options.corpId);
-        return seal(buildSuiteCallbackXml({ infoType: event, suiteId: suite.suiteId, authCode, timeStamp }), { authCode, corpId });
-      }
-      case 'reset_permanent_code': {
-        const { authCode, corpId } = this.createAuthCode(suite.suiteId, needCorp());
-        return seal(buildSuiteCallbackXml({ infoType: event, suiteId: suite.suiteId, authCode, timeStamp }), { authCode, corpId });
-      }
-      case 'cancel_auth': {
-        const corpId = needCorp();
-        this.cancelAuth(corpId, suite.suiteId);
-        return seal(buildSuiteCallbackXml({ infoType: event, suiteId: suite.suiteId, authCorpId: corpId, timeStamp }), { corpId });
-      }
-      case 'change_auth': {
-        const corpId = needCorp();
-        return seal(buildSuiteCallbackXml({ infoType: event, suiteId: suite.suiteId, authCorpId: corpId, timeStamp }), { corpId });
-      }
-      default:
-        throw new Error(`unknown suite callback event '${String(event)}'`);
-    }
+    return buildSuiteCallback(this, this.get(options.suiteId), event, options);
   }
 
   /** The URL check WeCom sends when the 指令回调 URL is saved, and the echo the server must answer. */
-  urlVerification(suiteId?: string, receiveId?: string): { query: { msg_signature: string; timestamp: string; nonce: string; echostr: string }; expected: string } {
-    const suite = this.get(suiteId);
-    const crypto = receiveId === undefined ? suite.crypto : new WeComCrypto({ token: suite.callbackToken, encodingAESKey: suite.encodingAESKey, receiveId });
-    const expected = String(Date.now()) + String(Math.floor(Math.random() * 1e6));
-    return { query: buildUrlVerification(crypto, expected), expected };
+  urlVerification(suiteId?: string, receiveId?: string): ReturnType<typeof buildSuiteUrlVerification> {
+    return buildSuiteUrlVerification(this.get(suiteId), receiveId);
   }
 
   /** Whether a suite of this id exists (third-party OAuth pages take the suiteId as appid). */
@@ -443,7 +390,7 @@ export class SuiteRegistry {
     throw new Error('WeComSimulator could not issue a value that does not contain a secret; use longer secrets');
   }
 
-  private get(suiteId: string | undefined): Required<SimulatedSuite> & { crypto: WeComCrypto } {
+  private get(suiteId: string | undefined): KnownSuite {
     const suite = suiteId === undefined ? this.suites.values().next().value : this.suites.get(suiteId);
     if (!suite) throw new Error(`WeComSimulator has no suite '${String(suiteId)}'; its suites are: ${[...this.suites.keys()].join(', ')}`);
     return suite;
