@@ -233,27 +233,31 @@ export function freePort(): Promise<number> {
 export class OwnRedis {
   private child?: ChildProcess;
 
-  private constructor(readonly port: number) {}
+  /** `bin`: the server binary (redis-server, or a valkey-server: see test/support/valkey.js). */
+  private constructor(
+    readonly port: number,
+    private readonly bin: string,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<OwnRedis> {
-    const redis = new OwnRedis(await freePort());
+  static async start(bin = 'redis-server'): Promise<OwnRedis> {
+    const redis = new OwnRedis(await freePort(), bin);
     await redis.start();
     return redis;
   }
 
   /** Start (again) on the same port and wait, bounded, until it answers. */
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const child = spawn(this.bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     this.child = child;
     const deadline = Date.now() + 5_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with code ${child.exitCode}`);
+      if (child.exitCode !== null) throw new Error(`${this.bin} on port ${this.port} exited with code ${child.exitCode}`);
       if (await pingOnce(this.url)) return;
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not answer within 5 s`);
+      if (Date.now() > deadline) throw new Error(`${this.bin} on port ${this.port} did not answer within 5 s`);
       await sleep(50);
     }
   }

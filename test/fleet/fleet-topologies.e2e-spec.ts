@@ -6,6 +6,9 @@
  * the lock, its feed or the cache left open). Then a `{ url }` of a Cluster node or of a replica is reported once, naming the fix, and a
  * Sentinel failover under load costs 0 failed calls.
  *
+ * Valkey 8 (the fork many clouds now run) takes the README recipe, `{ url }`, with node-redis and with ioredis: the
+ * server is found or installed from Debian's package by test/support/valkey.js.
+ *
  * Under CI=true servers that cannot be started fail the suite; elsewhere it is skipped with one line saying why.
  */
 import { createCluster, createClient } from '@redis/client';
@@ -23,6 +26,11 @@ if (problem && !onCi)
     `[fleet] topologies skipped: ${problem}. Free the ports 17000-17002, 27000-27002, 17100-17102 and install redis-server to run them (under CI=true they fail instead).\n`,
   );
 const describeIfServers = problem && !onCi ? describe.skip : describe;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS helper that also runs as a script
+const { findValkeySync } = require('../support/valkey.js') as { findValkeySync: () => { bin?: string; version?: string; source?: string; problem?: string } };
+const valkeyFound = problem ? { problem } : findValkeySync();
+if (valkeyFound.problem && !problem && !onCi) process.stdout.write(`[fleet] Valkey rows skipped: ${valkeyFound.problem} (under CI=true they fail instead).\n`);
+const withValkey = !valkeyFound.problem || onCi;
 
 const USER_GET = { path: '/cgi-bin/user/get', params: { userid: 'zhangsan' } };
 const ROOT_NODES = CLUSTER_PORTS.map((port) => `redis://127.0.0.1:${port}`);
@@ -43,6 +51,7 @@ interface LoopStats {
 describeIfServers('the fleet on Redis Cluster, Sentinel and ioredis', () => {
   const servers = new RedisTopologies();
   let standalone: OwnRedis | undefined;
+  let valkey: OwnRedis | undefined;
   let sim: WeComSimulator | undefined;
   let workers: FleetWorker[] = [];
 
@@ -51,10 +60,16 @@ describeIfServers('the fleet on Redis Cluster, Sentinel and ioredis', () => {
     await servers.startCluster();
     await servers.startSentinel();
     standalone = await OwnRedis.start();
+    if (withValkey) {
+      if (!valkeyFound.bin) throw new Error(`CI=true and no Valkey server: ${valkeyFound.problem}`);
+      valkey = await OwnRedis.start(valkeyFound.bin);
+      report(`Valkey ${valkeyFound.version} from ${valkeyFound.source}`);
+    }
   }, 60_000);
 
   afterAll(async () => {
     await standalone?.stop();
+    await valkey?.stop();
     await servers.stop();
   });
 
@@ -65,15 +80,15 @@ describeIfServers('the fleet on Redis Cluster, Sentinel and ioredis', () => {
     sim = undefined;
   });
 
-  async function setUp(label: string, worker: Partial<WorkerConfig>) {
+  async function setUp(label: string, worker: Partial<WorkerConfig>, redisUrl = standalone!.url) {
     const app = newApp(label);
     sim = await WeComSimulator.start({ corpId: app.corpId, apps: [{ name: 'default', secret: app.secret, agentId: 1000002 }] });
-    workers = await startFleet(4, { corpId: app.corpId, secret: app.secret, baseUrl: sim.baseUrl, redisUrl: standalone!.url, ...worker });
+    workers = await startFleet(4, { corpId: app.corpId, secret: app.secret, baseUrl: sim.baseUrl, redisUrl, ...worker });
     return { app, sim, workers };
   }
 
   /** The raw entry under `key`, read the way a service in another language would. */
-  async function rawEntry(kind: 'cluster' | 'sentinel' | 'standalone', key: string): Promise<string | null> {
+  async function rawEntry(kind: Kind, key: string): Promise<string | null> {
     if (kind === 'cluster') {
       const cluster = createCluster({ rootNodes: ROOT_NODES.map((url) => ({ url })) });
       cluster.on('error', () => undefined);
@@ -84,7 +99,7 @@ describeIfServers('the fleet on Redis Cluster, Sentinel and ioredis', () => {
         await cluster.close();
       }
     }
-    const url = kind === 'sentinel' ? `redis://127.0.0.1:${await servers.masterPort()}` : standalone!.url;
+    const url = kind === 'sentinel' ? `redis://127.0.0.1:${await servers.masterPort()}` : kind === 'valkey' ? valkey!.url : standalone!.url;
     const client = createClient({ url });
     client.on('error', () => undefined);
     await client.connect();
@@ -95,7 +110,8 @@ describeIfServers('the fleet on Redis Cluster, Sentinel and ioredis', () => {
     }
   }
 
-  const rows: Array<{ name: string; kind: 'cluster' | 'sentinel' | 'standalone'; worker: Partial<WorkerConfig> }> = [
+  type Kind = 'cluster' | 'sentinel' | 'standalone' | 'valkey';
+  const rows: Array<{ name: string; kind: Kind; worker: Partial<WorkerConfig> }> = [
     { name: 'Cluster, node-redis ({ rootNodes } and createCluster)', kind: 'cluster', worker: { topology: { kind: 'cluster', rootNodes: ROOT_NODES } } },
     { name: 'Cluster, node-redis ({ client: createCluster() })', kind: 'cluster', worker: { topology: { kind: 'cluster', rootNodes: ROOT_NODES }, lockOn: 'client' } },
     { name: 'Cluster, ioredis Cluster', kind: 'cluster', worker: { topology: { kind: 'cluster', rootNodes: ROOT_NODES }, library: 'ioredis' } },
@@ -111,12 +127,18 @@ describeIfServers('the fleet on Redis Cluster, Sentinel and ioredis', () => {
     },
     { name: 'Sentinel, ioredis', kind: 'sentinel', worker: { topology: { kind: 'sentinel', sentinels: SENTINELS, name: SENTINEL_SET.name }, library: 'ioredis' } },
     { name: 'standalone, ioredis', kind: 'standalone', worker: { library: 'ioredis' } },
+    ...(withValkey
+      ? [
+          { name: 'Valkey 8, node-redis ({ url }: the README recipe)', kind: 'valkey' as const, worker: {} },
+          { name: 'Valkey 8, ioredis', kind: 'valkey' as const, worker: { library: 'ioredis' as const } },
+        ]
+      : []),
   ];
 
   it.each(rows)(
     '$name: 4 processes → 1 gettoken cold and 1 per revocation, the documented key, the feed heard and named, every process ends on its own',
     async ({ name, kind, worker }) => {
-      const { app, sim } = await setUp(kind, worker);
+      const { app, sim } = await setUp(kind, worker, kind === 'valkey' ? valkey!.url : undefined);
       const cold = await Promise.all(workers.map((w) => w.request<{ tokens: string[] }>('tokens', { n: 50 })));
       expect(sim.gettokenCalls()).toBe(1);
       expect(new Set(cold.flatMap((r) => r.tokens))).toEqual(new Set([sim.currentToken()]));
@@ -149,7 +171,8 @@ describeIfServers('the fleet on Redis Cluster, Sentinel and ioredis', () => {
       expect(sim.requests.filter((r) => r.errcode === 40014).length - rejectedBefore).toBe(1);
 
       const logs = (await Promise.all(workers.map((w) => w.request<string[]>('logs')))).map((lines) => lines.join('\n'));
-      for (const lines of logs) expect(lines).toContain(`invalidation feed: pub/sub on ${kind} Redis`);
+      // Valkey speaks the Redis protocol and is a standalone server to the lock.
+      for (const lines of logs) expect(lines).toContain(`invalidation feed: pub/sub on ${kind === 'valkey' ? 'standalone' : kind} Redis`);
       expectNoneOf(logs.join('\n'), [app.secret, ...sim.issuedTokens()]);
 
       const closed = await Promise.all(workers.map((w) => w.close()));
