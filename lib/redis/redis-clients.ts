@@ -132,15 +132,10 @@ function adaptNodeRedis(client: RedisLockClient, owned: boolean): LockConnection
         // through a failover: no duplicate needed (it has none).
         const sentinel = client as unknown as NodeRedisSubscriber;
         if (typeof sentinel.subscribe !== 'function') return 'the given sentinel client has no subscribe()';
-        const subscribed = Promise.resolve(connected)
-          .then(() => sentinel.subscribe(channel, listener))
-          .then(
-            () => true,
-            (error: unknown) => {
-              onError(error);
-              return false;
-            },
-          );
+        const subscribed = subscribedOrReported(
+          Promise.resolve(connected).then(() => sentinel.subscribe(channel, listener)),
+          onError,
+        );
         return {
           subscribed,
           close: async () => {
@@ -153,16 +148,10 @@ function adaptNodeRedis(client: RedisLockClient, owned: boolean): LockConnection
       if (typeof client.duplicate !== 'function') return 'the given client has no duplicate() for a second connection';
       const subscriber = client.duplicate() as NodeRedisSubscriber;
       subscriber.on('error', (error: unknown) => onError(error));
-      const subscribed = subscriber
-        .connect()
-        .then(() => subscriber.subscribe(channel, listener))
-        .then(
-          () => true,
-          (error: unknown) => {
-            onError(error);
-            return false;
-          },
-        );
+      const subscribed = subscribedOrReported(
+        subscriber.connect().then(() => subscriber.subscribe(channel, listener)),
+        onError,
+      );
       return {
         subscribed,
         close: async () => {
@@ -191,13 +180,7 @@ function adaptIoRedis(client: IoRedisLockClient): LockConnection {
         const [from, message] = args;
         if (String(from) === channel && typeof message === 'string') onMessage(message);
       });
-      const subscribed = subscriber.subscribe(channel).then(
-        () => true,
-        (error: unknown) => {
-          onError(error);
-          return false;
-        },
-      );
+      const subscribed = subscribedOrReported(subscriber.subscribe(channel), onError);
       return {
         subscribed,
         close: async () => {
@@ -262,4 +245,15 @@ export function topologyHint(error: string): string | undefined {
   if (/\b(MOVED|ASK|CLUSTERDOWN)\b/.test(error)) return 'this is a Redis Cluster node: give RedisTokenLock { rootNodes: [...] } or a createCluster() / ioredis Cluster client';
   if (/\bREADONLY\b/.test(error)) return 'this is a replica (after a failover?): give RedisTokenLock { sentinelRootNodes, name }, a redis+sentinel:// URL, or a sentinel client';
   return undefined;
+}
+
+/** True once `subscribing` has settled well; false, with the error given to `onError`, when it failed. */
+function subscribedOrReported(subscribing: Promise<unknown>, onError: (error: unknown) => void): Promise<boolean> {
+  return subscribing.then(
+    () => true,
+    (error: unknown) => {
+      onError(error);
+      return false;
+    },
+  );
 }
