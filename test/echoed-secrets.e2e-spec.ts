@@ -17,23 +17,10 @@ import {
   WeComSuiteModule,
   WeComTokenModule,
 } from '../lib';
-import type { PermanentCodeStore } from '../lib';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext, FAST_RETRY } from './support/app';
 import { CapturingLogger, renderError } from './support/capture';
-
-class MemoryCodes implements PermanentCodeStore {
-  readonly codes = new Map<string, string>();
-  async get(corpId: string): Promise<string | undefined> {
-    return this.codes.get(corpId);
-  }
-  async set(corpId: string, code: string): Promise<void> {
-    this.codes.set(corpId, code);
-  }
-  async delete(corpId: string): Promise<void> {
-    this.codes.delete(corpId);
-  }
-}
+import { MemoryCodes } from './support/memory-codes';
 
 /** Fail naming the value and where it showed, when `printed` holds any 8-character piece of a value in `sent`. */
 function expectNoPieceOf(printed: string, sent: readonly string[]): void {

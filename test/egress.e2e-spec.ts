@@ -11,31 +11,19 @@ import { createCache } from 'cache-manager';
 import { inspect } from 'node:util';
 import axios from 'axios';
 import { AccessTokenInterceptor, AccessTokenService, JsapiTicketService, SuiteService, WeComClient, WeComSuiteModule, WeComTokenModule, WeComTransportError } from '../lib/index';
-import type { PermanentCodeStore, WeComTokenModuleOptions } from '../lib/index';
+import type { WeComTokenModuleOptions } from '../lib/index';
 import { getWeComHttpServiceName } from '../lib/app/wecom-token.providers';
 import { getWeComConfigToken } from '../lib/app/wecom-token.tokens';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext, FAST_RETRY, waitFor } from './support/app';
 import { CapturingLogger, expectNoneOf, renderError } from './support/capture';
 import { ForwardProxy } from './support/forward-proxy';
+import { MemoryCodes } from './support/memory-codes';
 
 const PROXY_USER = 'egress-user';
 const PROXY_PASSWORD = 'pr0xy-Pa55:w@rd/never-shown';
 const PROXY_BASIC = Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64');
 const VIA_PROXY = '127.0.0.2';
-
-class MemoryCodes implements PermanentCodeStore {
-  readonly codes = new Map<string, string>();
-  async get(corpId: string): Promise<string | undefined> {
-    return this.codes.get(corpId);
-  }
-  async set(corpId: string, code: string): Promise<void> {
-    this.codes.set(corpId, code);
-  }
-  async delete(corpId: string): Promise<void> {
-    this.codes.delete(corpId);
-  }
-}
 
 /** Everything a test captured that could show the password: logs, errors, inspect and JSON of the module's objects. */
 function everything(parts: unknown[]): string {

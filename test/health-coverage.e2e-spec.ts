@@ -8,27 +8,14 @@ import { INestApplicationContext, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import { JsapiTicketService, SuiteService, WeComSuiteModule, WeComTokenModule } from '../lib';
-import type { PermanentCodeStore } from '../lib';
 import { WeComHealthIndicator } from '../lib/health';
 import { WeComSimulator } from '../lib/testing';
 import { expectNoneOf } from './support/capture';
+import { MemoryCodes } from './support/memory-codes';
 
 const JSAPI_TICKET_PATH = '/cgi-bin/get_jsapi_ticket';
 const SUITE_TOKEN_PATH = '/cgi-bin/service/get_suite_token';
 const PROVIDER_TOKEN_PATH = '/cgi-bin/service/get_provider_token';
-
-class MemoryCodes implements PermanentCodeStore {
-  readonly codes = new Map<string, string>();
-  async get(corpId: string): Promise<string | undefined> {
-    return this.codes.get(corpId);
-  }
-  async set(corpId: string, code: string): Promise<void> {
-    this.codes.set(corpId, code);
-  }
-  async delete(corpId: string): Promise<void> {
-    this.codes.delete(corpId);
-  }
-}
 
 type Details = { status: 'up' | 'down'; apps: Record<string, any>; tickets?: Record<string, any>; suites?: Record<string, any>; message?: string };
 

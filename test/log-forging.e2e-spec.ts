@@ -5,23 +5,10 @@
  */
 import { INestApplicationContext } from '@nestjs/common';
 import { SuiteService, WeComApiError, WeComClient, WeComSuiteModule, WeComTokenModule } from '../lib';
-import type { PermanentCodeStore } from '../lib';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext, FAST_RETRY } from './support/app';
 import { CapturingLogger } from './support/capture';
-
-class MemoryCodes implements PermanentCodeStore {
-  readonly codes = new Map<string, string>();
-  async get(corpId: string): Promise<string | undefined> {
-    return this.codes.get(corpId);
-  }
-  async set(corpId: string, code: string): Promise<void> {
-    this.codes.set(corpId, code);
-  }
-  async delete(corpId: string): Promise<void> {
-    this.codes.delete(corpId);
-  }
-}
+import { MemoryCodes } from './support/memory-codes';
 
 const FORGED = 'ERROR [WeComTokenModule] forged line';
 const NEWLINE_ID = `ww1\n${FORGED}`;

@@ -8,10 +8,10 @@ import { INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { createCache } from 'cache-manager';
 import { AccessTokenService, SuiteService, WeComClient, WeComCooldownError, WeComSuiteModule, WeComTokenModule } from '../lib/index';
-import type { PermanentCodeStore } from '../lib/index';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext } from './support/app';
 import { CapturingLogger } from './support/capture';
+import { MemoryCodes } from './support/memory-codes';
 
 const FAULTS = 10_000;
 
@@ -84,19 +84,6 @@ describe('tokens rejected as soon as they are fetched: the fetch budget holds (i
   });
 
   describe('a suite whose suite_access_token WeCom rejects on every call (40082)', () => {
-    class MemoryCodes implements PermanentCodeStore {
-      readonly codes = new Map<string, string>();
-      async get(corpId: string) {
-        return this.codes.get(corpId);
-      }
-      async set(corpId: string, code: string) {
-        this.codes.set(corpId, code);
-      }
-      async delete(corpId: string) {
-        this.codes.delete(corpId);
-      }
-    }
-
     async function bootSuite(): Promise<SuiteService> {
       const s = sim.suite();
       const moduleRef = await Test.createTestingModule({

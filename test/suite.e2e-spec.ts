@@ -4,23 +4,8 @@ import { createCache } from 'cache-manager';
 import { createCipheriv } from 'node:crypto';
 import { inspect } from 'node:util';
 import { SuiteService, WeComApiError, WeComCrypto, WeComCallbackError, WeComSuiteModule } from '../lib/index';
-import type { PermanentCodeStore } from '../lib/index';
 import { WeComSimulator } from '../lib/testing';
-
-class MemoryCodes implements PermanentCodeStore {
-  readonly codes = new Map<string, string>();
-  readonly deleted: string[] = [];
-  async get(corpId: string): Promise<string | undefined> {
-    return this.codes.get(corpId);
-  }
-  async set(corpId: string, code: string): Promise<void> {
-    this.codes.set(corpId, code);
-  }
-  async delete(corpId: string): Promise<void> {
-    this.deleted.push(corpId);
-    this.codes.delete(corpId);
-  }
-}
+import { MemoryCodes } from './support/memory-codes';
 
 describe('WeComSuiteModule against the simulator', () => {
   let sim: WeComSimulator;

@@ -8,23 +8,11 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { createCache } from 'cache-manager';
 import { AccessTokenService, JsapiTicketService, SuiteService, WeComApiError, WeComClient, WeComSuiteModule, WeComTokenModule, WeComTrustedIpError } from '../lib/index';
-import type { PermanentCodeStore, WeComTokenModuleOptions } from '../lib/index';
+import type { WeComTokenModuleOptions } from '../lib/index';
 import { WeComSimulator } from '../lib/testing';
 import { bootContext, FAST_RETRY } from './support/app';
 import { ForwardProxy } from './support/forward-proxy';
-
-class MemoryCodes implements PermanentCodeStore {
-  readonly codes = new Map<string, string>();
-  async get(corpId: string): Promise<string | undefined> {
-    return this.codes.get(corpId);
-  }
-  async set(corpId: string, code: string): Promise<void> {
-    this.codes.set(corpId, code);
-  }
-  async delete(corpId: string): Promise<void> {
-    this.codes.delete(corpId);
-  }
-}
+import { MemoryCodes } from './support/memory-codes';
 
 const SEND = { touser: '@all', msgtype: 'text', agentid: 1000002, text: { content: 'hi' } };
 

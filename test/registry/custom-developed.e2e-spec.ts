@@ -6,23 +6,8 @@ import { Test } from '@nestjs/testing';
 import { createCache } from 'cache-manager';
 import { createHash } from 'node:crypto';
 import { SuiteService, WeComConfigError, WeComSuiteModule } from '../../lib';
-import type { PermanentCodeStore } from '../../lib';
 import { WeComSimulator } from '../../lib/testing';
-
-class MemoryCodes implements PermanentCodeStore {
-  readonly codes = new Map<string, string>();
-  gets = 0;
-  async get(corpId: string): Promise<string | undefined> {
-    this.gets++;
-    return this.codes.get(corpId);
-  }
-  async set(corpId: string, code: string): Promise<void> {
-    this.codes.set(corpId, code);
-  }
-  async delete(corpId: string): Promise<void> {
-    this.codes.delete(corpId);
-  }
-}
+import { MemoryCodes } from '../support/memory-codes';
 
 const DK_SUITE = {
   suiteId: 'dkcustomtemplate0001',
