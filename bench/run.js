@@ -1,7 +1,8 @@
 'use strict';
 /**
  * `npm run bench`: builds, then runs every benchmark part against the BUILT package and prints one table of ratios
- * against baselines measured in the same run. Writes bench/RESULTS.md, except in smoke mode.
+ * against baselines measured in the same run. Writes bench/RESULTS.md and the summary table of docs/performance.md
+ * (between its bench:summary markers), except in smoke mode and in a partial run.
  *
  *   node bench/run.js            full sizes (a few minutes on 2 cores)
  *   node bench/run.js --smoke    tiny sizes, every part, a few seconds; BENCH_SMOKE=1 does the same
@@ -196,8 +197,38 @@ async function main() {
     const file = path.join(__dirname, 'RESULTS.md');
     fs.writeFileSync(file, renderResults(rows, notes, m, seconds));
     console.log(`written: ${path.relative(process.cwd(), file)}`);
+    const page = path.join(__dirname, '..', 'docs', 'performance.md');
+    if (writeSummary(page, rows, m)) console.log(`written: ${path.relative(process.cwd(), page)} (the table between its bench:summary markers)`);
   }
   return failures;
+}
+
+const SUMMARY_START = '<!-- bench:summary:start (written by npm run bench: edit bench/run.js, not this table) -->';
+const SUMMARY_END = '<!-- bench:summary:end -->';
+
+/**
+ * Replaces the table between the bench:summary markers of docs/performance.md with this run's rows that have a
+ * target: one line per figure and Node, its ratio and whether the target was met. False when the page has no markers.
+ */
+function writeSummary(file, rows, m) {
+  if (!fs.existsSync(file)) return false;
+  const text = fs.readFileSync(file, 'utf8');
+  const start = text.indexOf(SUMMARY_START);
+  const end = text.indexOf(SUMMARY_END);
+  if (start < 0 || end < start) return false;
+  const esc = (v) => String(v ?? '').replace(/\|/g, '\\|');
+  const targeted = rows.filter((r) => r.met === true || r.met === false);
+  const met = targeted.filter((r) => r.met === true).length;
+  const table = [
+    `Latest full run: ${new Date().toISOString().slice(0, 10)}, ${m.cores} cores (${m.cpu}), ${(m.nodes || []).map((n) => `Node ${n.version}`).join(' and ')}: ` +
+      `${met} of ${targeted.length} targets met.`,
+    '',
+    '| node | part | figure | ours | ratio | target | met |',
+    '|---|---|---|---|---|---|---|',
+    ...targeted.map((r) => `| ${[r.node, r.part, r.figure, r.ours, r.ratio, r.target, r.met ? 'yes' : '**NO**'].map(esc).join(' | ')} |`),
+  ].join('\n');
+  fs.writeFileSync(file, `${text.slice(0, start + SUMMARY_START.length)}\n\n${table}\n\n${text.slice(end)}`);
+  return true;
 }
 
 function renderResults(rows, notes, m, seconds) {
