@@ -220,7 +220,7 @@ function writeSummary(file, rows, m) {
   const targeted = rows.filter((r) => r.met === true || r.met === false);
   const met = targeted.filter((r) => r.met === true).length;
   const table = [
-    `Latest full run: ${new Date().toISOString().slice(0, 10)}, ${m.cores} cores (${m.cpu}), ${(m.nodes || []).map((n) => `Node ${n.version}`).join(' and ')}: ` +
+    `Latest full run: ${new Date().toISOString().slice(0, 10)}, ${m.cores} cores (${m.cpu}), ${(m.nodes || []).map((n) => `Node ${String(n.version).replace(/^v/, '')}`).join(' and ')}: ` +
       `${met} of ${targeted.length} targets met.`,
     '',
     '| node | part | figure | ours | ratio | target | met |',
