@@ -8,7 +8,7 @@
  */
 import { builtinModules } from 'node:module';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import * as ts from 'typescript';
 import { dryRunPack, PackedFile, PackedTarball, PACKAGE_NAME, packTarball, prepareConsumer, ROOT, run, runOk } from './support/npm-package';
 import { nodeRuntimes } from './support/runtimes';
@@ -115,11 +115,26 @@ describe('package manifest', () => {
     }
   });
 
-  it('npm pack lists only the two builds, their declarations, README.md, LICENSE and package.json', async () => {
+  it('npm pack lists only the two builds, their declarations, README.md, CHANGELOG.md, docs/*.md, LICENSE and package.json', async () => {
     const files: PackedFile[] = await dryRunPack();
     const paths = files.map((f) => f.path).sort();
-    const unexpected = paths.filter((p) => !/^dist\/.+\.(js|d\.ts)$/.test(p) && !['README.md', 'LICENSE', 'package.json', 'dist/esm/package.json'].includes(p));
+    const unexpected = paths.filter(
+      (p) =>
+        !/^dist\/.+\.(js|d\.ts)$/.test(p) && !/^docs\/[A-Za-z0-9-]+\.md$/.test(p) && !['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json', 'dist/esm/package.json'].includes(p),
+    );
     expect(unexpected).toEqual([]);
+    // Every relative link of the README and of the docs pages points at a file in the package: read from
+    // node_modules, a link to docs/… or to CHANGELOG.md opens.
+    const broken: string[] = [];
+    for (const page of paths.filter((p) => p.endsWith('.md'))) {
+      for (const [, target] of readFileSync(join(ROOT, page), 'utf8').matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/i.test(target)) continue;
+        const resolved = join(dirname(page), target).replace(/\\/g, '/');
+        if (!paths.includes(resolved) && !resolved.startsWith('bench/') && !resolved.startsWith('test/') && !resolved.startsWith('sample/') && !resolved.startsWith('lib/'))
+          broken.push(`${page} → ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
     expect(paths.filter((p) => /\.(spec|e2e-spec|test)\.|\.map$|\.tsbuildinfo$|^(lib|test|sample|bench|scripts)\//.test(p))).toEqual([]);
     const entries = ENTRIES.flatMap(([, module]) => [`dist/${module}.js`, `dist/esm/${module}.js`, `dist/${module}.d.ts`, `dist/esm/${module}.d.ts`]);
     expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/esm/package.json', ...entries]));
