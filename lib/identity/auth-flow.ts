@@ -3,7 +3,8 @@
  *
  * - a valid session cookie: pass, with the identity;
  * - no session, a GET: 302 to WeCom (authorizeUrl inside the WeCom client, recognised by `wxwork` in the user agent;
- *   loginUrl elsewhere) with a fresh state, the browser bound by the state cookie; other methods get 401;
+ *   loginUrl elsewhere, or 401 for a corp app without agentId, which has no web login) with a fresh state, the
+ *   browser bound by the state cookie; other methods get 401;
  * - the return (`code` and `state` in the query): the state is checked (ours, for this browser, at most 10 minutes
  *   old, first use), the code exchanged, the session cookie set, and 302 to the same URL without code and state.
  *   A forged or foreign state is 401 and exchanges nothing; a stale or used state, or a code WeCom refuses (40029),
@@ -13,7 +14,7 @@ import { Logger } from '@nestjs/common';
 import { describeError } from '../common/bounded.js';
 import type { IdentitySettings } from './identity.config.js';
 import type { WeComAuthorizeUrlOptions, WeComIdentity, WeComLoginUrlOptions } from './identity.interfaces.js';
-import { denied, exchangeFailedMessage, restartMessage } from './identity.messages.js';
+import { denied, exchangeFailedMessage, noWebLoginMessage, restartMessage } from './identity.messages.js';
 import { cookieValue, serializeCookie, type RequestFacts } from './http-context.js';
 import { SessionCodec } from './session.js';
 import { STATE_MAX_AGE_MS, StateCodec } from './state.js';
@@ -43,6 +44,7 @@ export class AuthFlow {
   private readonly sessions: SessionCodec;
   private readonly used: UsedStates;
   private readonly logger = new Logger('WeComAuthGuard');
+  private toldNoWebLogin = false;
 
   constructor(
     private readonly settings: IdentitySettings,
@@ -51,6 +53,11 @@ export class AuthFlow {
     this.states = new StateCodec(settings.stateKey);
     this.sessions = new SessionCodec(settings.sessionKey, settings.sessionTtlMs);
     this.used = new UsedStates({ ...settings.store, owner: `app '${settings.app}'` });
+  }
+
+  /** Whether a browser outside the WeCom client can be sent to the web login (a corp app needs its agentid). */
+  private get webLogin(): boolean {
+    return this.settings.loginType !== 'CorpApp' || this.settings.agentId !== undefined;
   }
 
   /** The identity in the request's session cookie, if it holds a valid one (no I/O). */
@@ -139,6 +146,12 @@ export class AuthFlow {
     const state = this.states.issue(binding, attempt);
     const redirectUri = `${origin}${clean}`;
     const inClient = /wxwork/i.test(String(facts.headers['user-agent'] ?? ''));
+    if (!inClient && !this.webLogin) {
+      // Said once, at the first such browser: the operator learns why, the browser gets a page saying what to do.
+      if (!this.toldNoWebLogin) this.logger.warn(noWebLoginMessage(this.settings.app));
+      this.toldNoWebLogin = true;
+      return this.deny(401, denied.noWebLogin);
+    }
     const location = inClient ? this.oauth.authorizeUrl({ redirectUri, state, scope: this.settings.scope }) : this.oauth.loginUrl({ redirectUri, state });
     const cookie = serializeCookie({ name: this.settings.stateCookieName, value: binding, maxAgeSeconds: BINDING_TTL_SECONDS, secure: this.secure(facts) });
     return { kind: 'redirect', location, cookies: [cookie] };

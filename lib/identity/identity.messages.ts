@@ -48,7 +48,13 @@ export const denied = {
   badHost: 'The request has no usable Host to return to; set the option auth.publicOrigin.',
   upstream: 'WeCom could not identify the user just now. Try again in a moment.',
   noIdentity: 'WeCom answered without identifying the user.',
+  noWebLogin: 'Open this page inside the WeCom client to sign in: signing in from another browser (the web login) is not set up for this app.',
 } as const;
+
+/** Said once, at the first browser outside the WeCom client that the guard of an app without agentId turns away (401). */
+export function noWebLoginMessage(app: string): string {
+  return `WeComAuthGuard of app '${app}': the app has no agentId, so browsers outside the WeCom client cannot use the web login (login_type=CorpApp needs the agentid) and get 401; set the option agentId to offer it`;
+}
 
 /** The guard found no OAuth service for its target. */
 export function noOAuthServiceMessage(target: string): string {

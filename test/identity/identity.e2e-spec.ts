@@ -246,6 +246,24 @@ describe.each(PLATFORMS)('WeComAuthGuard on %s', (platform) => {
     expect(res.status).toBe(401);
   });
 
+  it('an app without agentId: outside the WeCom client a 401 saying to open it there (logged once, naming agentId), never a 500; inside, the OAuth2 page', async () => {
+    await served.close();
+    served = await serveApp(platform, sim, { agentId: undefined });
+    const outside = await Promise.all([browser().request(`${served.url}/me`), browser().request(`${served.url}/me`)]);
+    for (const res of outside) {
+      expect(res.status).toBe(401);
+      expect(res.body).toContain('inside the WeCom client');
+      expect(res.location).toBeUndefined();
+    }
+    const told = served.logger.lines.filter((line) => line.includes('has no agentId'));
+    expect(told).toHaveLength(1);
+    expect(told[0]).toContain("app 'default'");
+    expect(told[0]).toContain('set the option agentId');
+    const inside = await browser(WXWORK_UA).request(`${served.url}/me`);
+    expect(inside.status).toBe(302);
+    expect(new URL(inside.location!).pathname).toBe('/connect/oauth2/authorize');
+  });
+
   it('routes of a named app (@WeComAuth({ app })) have their own session cookie', async () => {
     const b = browser();
     const { final } = await b.follow(`${served.url}/crm/me`);
