@@ -65,6 +65,8 @@ describeTls('egress to HTTPS targets through CONNECT tunnels (built package, own
   async function worker(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<{ result: WorkerResult; output: string }> {
     const base = childEnv({ NODE_EXTRA_CA_CERTS: certificate.certPath, ...env });
     for (const key of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']) if (!(key in env)) delete base[key];
+    // NODE_EXTRA_CA_CERTS: '' asks for a process that does not trust the test certificate.
+    if (env.NODE_EXTRA_CA_CERTS === '') delete base.NODE_EXTRA_CA_CERTS;
     const payload = { corpId: sim.corpId, secret: sim.secretOf(), baseUrl: front.baseUrl, ...config };
     const run_ = await run(process.execPath, [WORKER, JSON.stringify(payload)], { cwd: ROOT, env: base, timeoutMs: 60_000 });
     const line = run_.stdout.trim().split('\n').pop() ?? '';
@@ -103,6 +105,17 @@ describeTls('egress to HTTPS targets through CONNECT tunnels (built package, own
     // The credentials went to the proxy, on the CONNECT only.
     expect(proxy.headerBlocks.every((h) => h.includes(`Proxy-Authorization: Basic ${PROXY_BASIC}`))).toBe(true);
     expect(result.inspected).toContain(proxy.label);
+  });
+
+  it('a certificate Node does not trust (no NODE_EXTRA_CA_CERTS, as with a TLS-inspecting proxy) fails the call as a WeComTransportError; nothing reaches WeCom', async () => {
+    const { result } = await worker({ scenario: 'one-call', proxy: proxy.url({ user: PROXY_USER, password: PROXY_PASSWORD }) }, { NODE_EXTRA_CA_CERTS: '' });
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0].name).toBe('WeComTransportError');
+    expect(result.errors[0].message).toContain(
+      'the TLS certificate is not trusted (behind a TLS-inspecting proxy, give Node its CA with NODE_EXTRA_CA_CERTS) (DEPTH_ZERO_SELF_SIGNED_CERT)',
+    );
+    expect(proxy.tunnels).toBeGreaterThanOrEqual(1);
+    expect(sim.requests).toHaveLength(0);
   });
 
   it("omitted option: the environment's HTTPS_PROXY tunnels too; `proxy: false` ignores it", async () => {

@@ -158,6 +158,8 @@ export function assertOk(ref: AppRef, path: string, body: WeComBody, sent: SentV
   return body;
 }
 
+const UNTRUSTED_CERTIFICATE = 'the TLS certificate is not trusted (behind a TLS-inspecting proxy, give Node its CA with NODE_EXTRA_CA_CERTS)';
+
 const NETWORK_PROBLEMS: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset before a response',
@@ -169,6 +171,12 @@ const NETWORK_PROBLEMS: Readonly<Record<string, string>> = {
   ERR_SOCKET_CONNECTION_TIMEOUT: 'connection timed out',
   ERR_BAD_RESPONSE: 'the body was cut off, or larger than maxContentLength',
   ERR_INVALID_URL: 'the URL is not valid',
+  DEPTH_ZERO_SELF_SIGNED_CERT: UNTRUSTED_CERTIFICATE,
+  SELF_SIGNED_CERT_IN_CHAIN: UNTRUSTED_CERTIFICATE,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: UNTRUSTED_CERTIFICATE,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNTRUSTED_CERTIFICATE,
+  CERT_HAS_EXPIRED: "the TLS certificate has expired (or this machine's clock is wrong)",
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the TLS certificate is for another host name',
 };
 
 /**
