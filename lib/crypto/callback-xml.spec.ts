@@ -40,7 +40,7 @@ function cdata(text: string): string {
 
 /** A document WeCom could send, or close to it: nested, repeated, CDATA and plain text, whitespace between. */
 function document(next: () => number, depth = 0): string {
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)];
   const ws = (): string => pick(['', '', ' ', '\n', '\n  ', '\t']);
   const children = 1 + Math.floor(next() * 5);
   let out = '';
@@ -151,7 +151,7 @@ describe('readCallbackXml: the scan of WeCom’s shape and the full way agree', 
       const xml = document(next);
       for (let at = 0; at < xml.length; at++) {
         expectSameAsFull(xml.slice(0, at) + xml.slice(at + 1));
-        const insert = MUTATIONS[Math.floor(next() * MUTATIONS.length)] as string;
+        const insert = MUTATIONS[Math.floor(next() * MUTATIONS.length)];
         expectSameAsFull(xml.slice(0, at) + insert + xml.slice(at));
       }
     }
