@@ -2,19 +2,21 @@
  * The XML of a suite's 指令回调 (doc 90600 and following): the envelope WeCom POSTs, the decrypted event inside it,
  * and the reverse (building both as WeCom would), for the suite module and for the simulator.
  *
- * XML is read with fast-xml-parser, after refusing every markup declaration (`<!DOCTYPE`, `<!ENTITY`, …) outside
+ * XML is read by callback-xml.ts: WeCom's shape by a bounded scan, anything else with fast-xml-parser, after refusing every markup declaration (`<!DOCTYPE`, `<!ENTITY`, …) outside
  * CDATA sections and comments: WeCom never sends one, and without them no entity beyond XML's five predefined ones
  * can exist, so there is nothing to expand, nothing external to fetch. (The parser would otherwise expand a DOCTYPE's
  * entities, even one placed inside the root element, and its own validator accepts that.)
  */
 import { randomInt } from 'node:crypto';
 import { inspect } from 'node:util';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { maskToken } from '../common/redaction.js';
+import { MAX_CALLBACK_XML_CHARS, readCallbackXml } from './callback-xml.js';
 import { callbackFieldMessage, callbackXmlMessage } from './crypto.messages.js';
 import { timestampSeconds } from './jsapi-signature.js';
 import { WeComCallbackError } from './wecom-callback.error.js';
-import { MAX_CIPHERTEXT_BYTES, WeComCrypto } from './wecom-crypto.js';
+import { WeComCrypto } from './wecom-crypto.js';
+
+export { MAX_CALLBACK_XML_CHARS };
 
 /** WeCom pushes a new suite_ticket every 10 minutes; it is valid for 30 and the latest one is to be used. */
 export interface SuiteTicketEvent {
@@ -119,27 +121,7 @@ export interface EnvelopeOptions {
   agentId?: string;
 }
 
-/**
- * The longest XML read, in characters: the envelope of the longest ciphertext `WeComCrypto` accepts, with room for
- * the tags. Bounds the parser's work on a body sent by anyone who knows the URL.
- */
-export const MAX_CALLBACK_XML_CHARS = Math.ceil(MAX_CIPHERTEXT_BYTES / 3) * 4 + 4096;
-
 const KNOWN_INFO_TYPES: ReadonlySet<string> = new Set<KnownSuiteCallbackEvent['infoType']>(['suite_ticket', 'create_auth', 'change_auth', 'cancel_auth', 'reset_permanent_code']);
-
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  // Every value stays text: a SuiteTicket or a corpid of digits must not become a number (or lose leading zeros).
-  parseTagValue: false,
-  // Trims the whitespace around values (WeCom's own examples have `<InfoType> <![CDATA[…]]>`), never inside CDATA.
-  trimValues: true,
-  // XML's five predefined entities only: no DOCTYPE reaches the parser (see refuseDeclarations).
-  processEntities: true,
-  htmlEntities: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  maxNestedTags: 16,
-});
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -149,7 +131,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  * @throws WeComCallbackError('format') for a body that is not such XML (malformed, with a DOCTYPE, without Encrypt).
  */
 export function parseCallbackEnvelope(body: string | Buffer): CallbackEnvelope {
-  const fields = readXml(typeof body === 'string' ? body : decodeBody(body));
+  const fields = readCallbackXml(typeof body === 'string' ? body : decodeBody(body));
   const where = 'the envelope';
   const encrypt = textField(fields, 'Encrypt', where);
   if (encrypt === undefined) throw new WeComCallbackError('format', callbackFieldMessage(where, 'Encrypt', 'missing'));
@@ -166,7 +148,7 @@ export function parseCallbackEnvelope(body: string | Buffer): CallbackEnvelope {
  *   its InfoType needs (each such field must appear once, as non-empty text).
  */
 export function parseSuiteCallback(xml: string): SuiteCallbackEvent {
-  const fields = readXml(xml);
+  const fields = readCallbackXml(xml);
   const infoType = textField(fields, 'InfoType', 'the callback');
   if (infoType === undefined) throw new WeComCallbackError('format', callbackFieldMessage('the callback', 'InfoType', 'missing'));
   // Only an InfoType of ours goes into a message; an unknown one is text from the sender.
@@ -270,44 +252,7 @@ export function openEncryptedEnvelope(crypto: WeComCrypto, query: CallbackQuery,
  * @throws WeComCallbackError('format' | 'length').
  */
 export function parseCallbackFields(xml: string): Record<string, unknown> {
-  return readXml(xml);
-}
-
-/** The child elements of `<xml>`, after the checks every callback XML goes through. */
-function readXml(xml: string): Record<string, unknown> {
-  if (typeof xml !== 'string' || xml.trim().length === 0) throw new WeComCallbackError('format', callbackXmlMessage('is empty'));
-  if (xml.length > MAX_CALLBACK_XML_CHARS) {
-    throw new WeComCallbackError('length', callbackXmlMessage(`is longer than ${MAX_CALLBACK_XML_CHARS} characters`));
-  }
-  refuseDeclarations(xml);
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    // The validator's own message can quote the document; its code and position cannot.
-    throw new WeComCallbackError('format', callbackXmlMessage(`is malformed (${valid.err.code} at line ${valid.err.line}, column ${valid.err.col})`));
-  }
-  let document: unknown;
-  try {
-    document = parser.parse(xml);
-  } catch {
-    // e.g. an element named __proto__, which the parser refuses rather than pollute a prototype.
-    throw new WeComCallbackError('format', callbackXmlMessage('could not be parsed'));
-  }
-  const roots = isRecord(document) ? Object.keys(document) : [];
-  const root = isRecord(document) ? document['xml'] : undefined;
-  if (roots.length !== 1 || !isRecord(root)) throw new WeComCallbackError('format', callbackXmlMessage('is not one <xml> element with fields inside'));
-  return root;
-}
-
-/**
- * Refuses `<!` anywhere but in a CDATA section or a comment. One left-to-right scan, so that neither hides the other:
- * a `<![CDATA[` inside a comment does not open a section that would swallow a DOCTYPE after the comment.
- */
-function refuseDeclarations(xml: string): void {
-  for (const match of xml.matchAll(/<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<!/g)) {
-    if (match[0] === '<!') {
-      throw new WeComCallbackError('format', callbackXmlMessage('holds a DOCTYPE or another markup declaration, which WeCom never sends'));
-    }
-  }
+  return readCallbackXml(xml);
 }
 
 /** A TimeStamp field's value: whole seconds, as digits. */
@@ -343,10 +288,6 @@ function decodeBody(body: Buffer): string {
   } catch {
     throw new WeComCallbackError('format', callbackXmlMessage('is not UTF-8'));
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Text as CDATA; a `]]>` inside is split across two sections, the standard way to carry it. */

@@ -3,7 +3,9 @@
  * padding, never check the receiveId and compare signatures in variable time. This one interoperates with them on
  * every message WeCom sends, and refuses what WeCom never sends.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
 import { WeComConfigError } from '../common/errors/wecom-config.error.js';
 import {
@@ -44,8 +46,8 @@ const HEADER = 20;
  */
 export const MAX_CIPHERTEXT_BYTES = 4 * 1024 * 1024;
 
-/** Refuses bytes that are not UTF-8, rather than decoding them to U+FFFD and handing on a changed message. */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** Canonical-alphabet base64 with its padding (the length is checked apart). */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * Signs, verifies, encrypts and decrypts WeCom callbacks for one Token / EncodingAESKey / receiveId.
@@ -58,6 +60,8 @@ export class WeComCrypto {
   readonly receiveIds: readonly string[];
   readonly #token: string;
   readonly #key: Buffer;
+  /** The key as a KeyObject, made once: a Buffer key is copied into a new one by every createDecipheriv. */
+  readonly #keyObject: KeyObject;
   readonly #iv: Buffer;
   readonly #receiveIdBytes: readonly Buffer[];
 
@@ -73,6 +77,7 @@ export class WeComCrypto {
     }
     this.#token = token;
     this.#key = decodeEncodingAESKey(encodingAESKey);
+    this.#keyObject = createSecretKey(this.#key);
     // The IV is the key's first 16 bytes: WeCom's choice, not ours (the message's random prefix stands in for a real IV).
     this.#iv = this.#key.subarray(0, 16);
     const ids = typeof receiveId === 'string' ? [receiveId] : Array.isArray(receiveId) ? [...(receiveId as readonly unknown[])] : [];
@@ -101,7 +106,7 @@ export class WeComCrypto {
    * parameter becomes; the comparison is exact (WeCom sends lower-case hex).
    */
   verify(msgSignature: string, timestamp: string, nonce: string, encrypt: string): boolean {
-    if (![msgSignature, timestamp, nonce, encrypt].every((value) => typeof value === 'string')) return false;
+    if (typeof msgSignature !== 'string' || typeof timestamp !== 'string' || typeof nonce !== 'string' || typeof encrypt !== 'string') return false;
     const expected = Buffer.from(this.signature(timestamp, nonce, encrypt), 'latin1');
     const given = Buffer.from(msgSignature, 'utf8');
     if (given.length !== expected.length) {
@@ -130,14 +135,10 @@ export class WeComCrypto {
    * @throws WeComCallbackError with reason 'signature', naming the missing parameter or the mismatch.
    */
   checkSignature(msgSignature: string, timestamp: string, nonce: string, encrypt: string): void {
-    for (const [name, value] of [
-      ['msg_signature', msgSignature],
-      ['timestamp', timestamp],
-      ['nonce', nonce],
-      ['Encrypt', encrypt],
-    ] as const) {
-      if (typeof value !== 'string' || value.length === 0) throw new WeComCallbackError('signature', signatureInputMessage(name));
-    }
+    requireText('msg_signature', msgSignature);
+    requireText('timestamp', timestamp);
+    requireText('nonce', nonce);
+    requireText('Encrypt', encrypt);
     if (!this.verify(msgSignature, timestamp, nonce, encrypt)) {
       throw new WeComCallbackError('signature', signatureMismatchMessage(encrypt.includes(' ')));
     }
@@ -159,18 +160,22 @@ export class WeComCrypto {
     if (encrypt.length > Math.ceil(MAX_CIPHERTEXT_BYTES / 3) * 4) {
       throw new WeComCallbackError('length', ciphertextLengthMessage(MAX_CIPHERTEXT_BYTES + 1, MAX_CIPHERTEXT_BYTES));
     }
-    // Buffer.from(…, 'base64') skips what it does not understand; a ciphertext WeCom sent never needs that.
-    if (encrypt.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(encrypt)) {
+    // Buffer.from(…, 'base64') skips what it does not understand; a ciphertext WeCom sent never needs that. What
+    // encodes back to itself is base64 (the cheap proof, WeCom's case); anything else must pass the pattern.
+    const ciphertext = Buffer.from(encrypt, 'base64');
+    if (encrypt.length % 4 !== 0 || (ciphertext.toString('base64') !== encrypt && !BASE64.test(encrypt))) {
       throw new WeComCallbackError('format', notBase64Message(encrypt.includes(' ')));
     }
-    const ciphertext = Buffer.from(encrypt, 'base64');
     // WeCom pads to 32 bytes and CBC keeps the length, so any other length was cut short or is not from WeCom.
     if (ciphertext.length === 0 || ciphertext.length % BLOCK !== 0 || ciphertext.length > MAX_CIPHERTEXT_BYTES) {
       throw new WeComCallbackError('length', ciphertextLengthMessage(ciphertext.length, MAX_CIPHERTEXT_BYTES));
     }
-    const decipher = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
+    const decipher = createDecipheriv('aes-256-cbc', this.#keyObject, this.#iv);
     decipher.setAutoPadding(false);
-    const padded = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    // Whole blocks and no auto padding: update() returns every byte and final() none (joined if it ever did).
+    const head = decipher.update(ciphertext);
+    const tail = decipher.final();
+    const padded = tail.length === 0 ? head : Buffer.concat([head, tail]);
 
     const pad = padded[padded.length - 1] ?? 0;
     let mismatch = pad < 1 || pad > BLOCK ? 1 : 0;
@@ -185,14 +190,15 @@ export class WeComCrypto {
     const message = plain.subarray(HEADER, HEADER + msgLength);
     const receiver = plain.subarray(HEADER + msgLength);
     // receiveIds are public (suiteId, corpId), so a plain comparison leaks nothing worth a constant-time one.
-    if (!this.#receiveIdBytes.some((id) => id.equals(receiver))) {
-      throw new WeComCallbackError('receiver', wrongReceiverMessage(this.receiveIds));
-    }
-    try {
-      return utf8.decode(message);
-    } catch {
-      throw new WeComCallbackError('format', notUtf8Message());
-    }
+    if (!this.#accepts(receiver)) throw new WeComCallbackError('receiver', wrongReceiverMessage(this.receiveIds));
+    // Well-formed UTF-8 only (no overlong form, surrogate or unpaired byte), decoded as it is (a BOM is kept).
+    if (!isUtf8(message)) throw new WeComCallbackError('format', notUtf8Message());
+    return message.toString('utf8');
+  }
+
+  #accepts(receiver: Buffer): boolean {
+    for (const id of this.#receiveIdBytes) if (id.equals(receiver)) return true;
+    return false;
   }
 
   /**
@@ -223,6 +229,11 @@ export class WeComCrypto {
   [inspect.custom](): string {
     return `WeComCrypto { receiveIds: ${inspect(this.receiveIds)}, token: [secret], encodingAESKey: [secret] }`;
   }
+}
+
+/** A signature input must be a non-empty string (a repeated query parameter is an array). */
+function requireText(name: 'msg_signature' | 'timestamp' | 'nonce' | 'Encrypt', value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0) throw new WeComCallbackError('signature', signatureInputMessage(name));
 }
 
 /**
