@@ -70,6 +70,7 @@ export class WeComCallbackService implements OnModuleInit, BeforeApplicationShut
   private readonly background = new Set<Promise<unknown>>();
   private closing = false;
   private readonly discovers: boolean;
+  private readonly dataCallbacksOnly: boolean;
 
   /** @throws WeComConfigError naming the `callback` option and the app that is wrong (never its value). */
   constructor(
@@ -83,7 +84,8 @@ export class WeComCallbackService implements OnModuleInit, BeforeApplicationShut
       throw new WeComConfigError(invalidOptionMessage(this.app, 'callback', 'must be an object { token, encodingAESKey }'));
     }
     this.crypto = options ? cryptoOf(this.app, options, settings.corpId) : undefined;
-    this.discovers = this.crypto !== undefined || settings.dataCallbacksOnly === true;
+    this.dataCallbacksOnly = settings.dataCallbacksOnly === true;
+    this.discovers = this.crypto !== undefined || this.dataCallbacksOnly;
     const ack = options?.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     if (typeof ack !== 'number' || !Number.isFinite(ack) || ack <= 0) {
       throw new WeComConfigError(invalidOptionMessage(this.app, 'callback.ackTimeoutMs', 'must be a positive number of milliseconds'));
@@ -91,6 +93,15 @@ export class WeComCallbackService implements OnModuleInit, BeforeApplicationShut
     this.ackTimeoutMs = ack;
     // Across a fleet with a shared cache and a shared lock; in this process otherwise.
     this.ledger = settings.cache && settings.lock ? new SharedDeliveryLedger(settings.cache, settings.lock, settings.cacheTimeoutMs) : new InProcessDeliveryLedger();
+  }
+
+  /**
+   * Whether a handler's filter is for this receiver: `app` names an app's own URL, `suite` a suite's 数据回调 (so an
+   * app and a suite that share a name, both 'default', keep their handlers apart); neither takes both.
+   */
+  private takes(filter: WeComCallbackFilter): boolean {
+    if (this.dataCallbacksOnly) return filter.app === undefined && (filter.suite === undefined || filter.suite === this.app);
+    return filter.suite === undefined && (filter.app === undefined || filter.app === this.app);
   }
 
   /** Finds the `@OnWeComCallback` handlers of every provider. */
@@ -107,7 +118,7 @@ export class WeComCallbackService implements OnModuleInit, BeforeApplicationShut
         const fn = (instance as Record<string, unknown>)[method];
         if (typeof fn !== 'function') continue;
         const filter = Reflect.getMetadata(WECOM_CALLBACK_HANDLER, fn) as WeComCallbackFilter | undefined;
-        if (!filter || (filter.app !== undefined && filter.app !== this.app)) continue;
+        if (!filter || !this.takes(filter)) continue;
         if (found.some((h) => h.run === fn)) continue;
         found.push({ filter, run: (message) => (fn as (m: WeComCallbackMessage) => unknown).call(instance, message), where: `${instance.constructor.name}.${method}` });
       }
@@ -233,6 +244,7 @@ export class WeComCallbackService implements OnModuleInit, BeforeApplicationShut
     const optional = (key: string, value: string | undefined): Record<string, string> => (value === undefined || value === '' ? {} : { [key]: value });
     return Object.freeze({
       app: this.app,
+      ...(this.dataCallbacksOnly ? { suite: this.app } : {}),
       corpId,
       ...optional('agentId', text('AgentID')),
       fromUserName: need('FromUserName'),

@@ -36,6 +36,7 @@ class Handlers {
   readonly entered: WeComCallbackMessage[] = [];
   readonly finished: WeComCallbackMessage[] = [];
   readonly others: WeComCallbackMessage[] = [];
+  readonly suiteOnly: WeComCallbackMessage[] = [];
 
   @OnWeComCallback({ msgType: 'text' })
   onText(message: WeComCallbackMessage): { reply: string } {
@@ -62,6 +63,12 @@ class Handlers {
   @OnWeComCallback({ app: 'other' })
   onOtherApp(message: WeComCallbackMessage): void {
     this.others.push(message);
+  }
+
+  /** A suite's 数据回调 handler (the suite named like the app): an app's own URL never feeds it. */
+  @OnWeComCallback({ suite: 'default' })
+  onSuiteData(message: WeComCallbackMessage): void {
+    this.suiteOnly.push(message);
   }
 }
 
@@ -164,7 +171,9 @@ describe('callbacks of an app (WeComCallbackService)', () => {
     expect(handlers.contacts[0]?.fields['UserID']).toBe('wangwu');
     expect(handlers.entered).toHaveLength(1);
     expect(handlers.entered[0]?.event).toBe('enter_agent');
+    expect(handlers.entered[0]?.suite).toBeUndefined();
     expect(handlers.texts).toHaveLength(0);
+    expect(handlers.suiteOnly).toHaveLength(0);
   });
 
   it('runs a delivery that WeCom repeats three times once, one after another and all at once', async () => {

@@ -11,10 +11,24 @@ import { AppCallbackSender, WeComSimulator } from '../../lib/testing';
 @Injectable()
 class SuiteHandlers {
   readonly runs: WeComCallbackMessage[] = [];
+  /** The default APP's handler: a suite named 'default' too must not feed it. */
+  readonly appRuns: WeComCallbackMessage[] = [];
+  /** No filter: every app's and suite's callbacks. */
+  readonly anyRuns: WeComCallbackMessage[] = [];
 
-  @OnWeComCallback({ app: 'default', event: 'change_contact' })
+  @OnWeComCallback({ suite: 'default', event: 'change_contact' })
   onContact(message: WeComCallbackMessage): void {
     this.runs.push(message);
+  }
+
+  @OnWeComCallback({ app: 'default' })
+  onAppCallback(message: WeComCallbackMessage): void {
+    this.appRuns.push(message);
+  }
+
+  @OnWeComCallback()
+  onAny(message: WeComCallbackMessage): void {
+    this.anyRuns.push(message);
   }
 }
 
@@ -61,8 +75,15 @@ describe('SuiteService.handleDataCallback', () => {
     await expect(suite.handleDataCallback(query, body)).resolves.toBe('success');
     await expect(suite.handleDataCallback(query, body)).resolves.toBe('success');
     expect(handlers.runs).toHaveLength(1);
-    expect(handlers.runs[0]).toMatchObject({ app: 'default', corpId: 'wwauthorisedA', event: 'change_contact', changeType: 'update_user' });
+    expect(handlers.runs[0]).toMatchObject({ app: 'default', suite: 'default', corpId: 'wwauthorisedA', event: 'change_contact', changeType: 'update_user' });
     expect(handlers.runs[0]?.fields['UserID']).toBe('lisi');
+    // { app: 'default' } is the default app's own URL: the default suite's 数据回调 never reaches it; no filter does.
+    expect(handlers.appRuns).toHaveLength(0);
+    expect(handlers.anyRuns).toHaveLength(1);
+  });
+
+  it('a filter naming both an app and a suite fails where it is written', () => {
+    expect(() => OnWeComCallback({ app: 'default', suite: 'default' })).toThrow(/give app or suite, not both/);
   });
 
   it('refuses a ciphertext for another corp than the envelope names, and a bad signature; nothing runs', async () => {
