@@ -10,6 +10,7 @@ const http = require('node:http');
 const axios = require('axios');
 const { createFloor } = require('./baselines');
 const { bootContext, nowMs, serveWorker, lib } = require('./support');
+const { registryHandlers } = require('./tenants-registry');
 
 /** The application's permanent-code table, in memory. */
 class MemoryCodes {
@@ -123,6 +124,7 @@ async function main() {
   const tokens = app.get(AccessTokenService);
   let corpIds = [];
   let heapBase = 0;
+  const { close: closeRegistry, ...registry } = registryHandlers({ config, heapUsed, suite });
 
   serveWorker(
     {
@@ -232,8 +234,10 @@ async function main() {
         );
         return result;
       },
+      ...registry,
     },
     async () => {
+      await closeRegistry();
       await app.close();
       if (shared.lock) await shared.lock.close();
       if (shared.keyv) await shared.keyv.disconnect().catch(() => undefined);

@@ -19,7 +19,13 @@ async function run(report) {
   const corps = Number(process.env.BENCH_TENANTS_CORPS) || size(10_000, 200);
   const timeoutMs = Number(process.env.BENCH_TENANTS_TIMEOUT_MS) || 10_000;
   const sim = forkWorker('sim-process.js', {
-    env: { BENCH_SIM_OPTIONS: JSON.stringify({ suites: [{ suiteId: `wwbenchsuite${runId}`, suiteSecret: `bench-suite-secret-${runId}` }] }) },
+    env: {
+      BENCH_SIM_OPTIONS: JSON.stringify({
+        suites: [{ suiteId: `wwbenchsuite${runId}`, suiteSecret: `bench-suite-secret-${runId}` }],
+        // The first app is the worker's static app (the getToken() reference); the others are registry apps.
+        apps: { count: corps + 1, prefix: 'tenant' },
+      }),
+    },
     timeoutMs: 120_000,
   });
   const workers = [];
@@ -104,7 +110,20 @@ async function run(report) {
       target: '≤ 1.5× (as 1.)',
       met: warm.getCorpToken / warm['floor (a)'] <= 1.5,
     });
+
+    await registryRows(report, { one, sim, apps: info.apps.slice(1), afterWarm });
     await one.stop();
+    workers.length = 0;
+
+    // 100,000 distinct unknown ids, in a fresh process (no corp held, so none is evicted to make room).
+    const two = forkWorker('tenants-worker.js', { env: env(), execArgv: ['--expose-gc'], timeoutMs: 120_000 });
+    workers.push(two);
+    await two.ready;
+    await two.call('codes', { corps: [] });
+    await two.call('deliver', await sim.call('suiteCallback', { event: 'suite_ticket' }));
+    await two.call('warmUp');
+    await unknownRows(report, await two.call('unknownIds', { count: size(100_000, 2_000) }, 300_000));
+    await two.stop();
     workers.length = 0;
 
     // A fleet of 4 sharing Redis: every process asks for every corp at once.
@@ -168,6 +187,59 @@ async function run(report) {
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await sim.stop();
+  }
+}
+
+/** (a) warm registry round robin against the floor, (b) heap per idle registry app against its measured floor. */
+async function registryRows(report, { one, sim, apps, afterWarm }) {
+  const heap = await one.call('registryApps', { apps }, 300_000);
+  const perApp = heap.ours / heap.apps;
+  const floorPerApp = heap.floor / heap.apps;
+  report.line(
+    `  registry: ${fmtInt(heap.apps)} apps, each token held: heap ${fmtBytes(perApp)} per app; floor (token of ${Math.round(heap.tokenChars)} chars ` +
+      `and its cache-manager entry under a key of ${Math.round(heap.keyChars)} chars, copies) ${fmtBytes(floorPerApp)} per app`,
+  );
+  report.row({
+    figure: `heap per idle registry app (${fmtInt(heap.apps)} apps, token held, after GC)`,
+    ours: fmtBytes(perApp),
+    baseline: `${fmtBytes(floorPerApp)} measured floor: token + its cache-manager entry`,
+    ratio: `${fmtRatio(perApp / floorPerApp)} ours/floor`,
+    target: '≤ 1 KiB',
+    met: perApp <= 1024,
+  });
+  const before = await sim.call('serviceCounters');
+  const warm = await one.call('registryWarm', { time: size(400, 15), rounds: size(9, 1) }, 300_000);
+  if ((await sim.call('serviceCounters')).corpToken !== before.corpToken || before.corpToken !== afterWarm.corpToken) throw new Error('tenants: registry warm fetched');
+  const ours = warm['registry tokens(key).getToken()'];
+  report.line(`  warm ns/op, round robin over ${fmtInt(heap.apps)} registry apps: (await tokens(key)).getToken() ${fmtNs(ours)}, floor ${fmtNs(warm['floor (a)'])}`);
+  report.row({
+    figure: `registry (await tokens(key)).getToken() warm, round robin over ${fmtInt(heap.apps)} apps, vs (a) floor`,
+    ours: fmtNs(ours),
+    baseline: `${fmtNs(warm['floor (a)'])} (a), ${fmtInt(heap.apps)} keys`,
+    ratio: `${fmtRatio(ours / warm['floor (a)'])} ours/(a)`,
+    target: '≤ 1.5× (as 1.)',
+    met: ours / warm['floor (a)'] <= 1.5,
+  });
+  return heap;
+}
+
+/** (c) the heap after GC after `count` distinct unknown ids asked once each, registry keys and suite corp ids. */
+async function unknownRows(report, result) {
+  const MiB = 1024 * 1024;
+  for (const [name, r, held] of [
+    ['registry tokens(key), unknown keys', result.registry, `${fmtInt(result.registry.size)} apps held`],
+    ['suite getCorpToken(id), corps with no permanent code', result.suite, `${fmtInt(result.suite.corps)} corp credentials held`],
+  ]) {
+    const growth = r.after - r.before;
+    report.line(`  ${fmtInt(result.count)} distinct ids, ${name}: heap after GC ${fmtBytes(r.before)} → ${fmtBytes(r.after)}; ${held}; answers ${JSON.stringify(r.reasons)}`);
+    report.row({
+      figure: `heap growth after ${fmtInt(result.count)} distinct ${name}, once each (after GC)`,
+      ours: `${growth < 0 ? '-' : ''}${fmtBytes(Math.abs(growth))} (${fmtBytes(r.before)} → ${fmtBytes(r.after)})`,
+      baseline: `${fmtBytes(r.before)} before`,
+      ratio: `${fmtRatio(r.after / r.before)} after/before`,
+      target: 'flat: growth < 1 MiB',
+      met: growth < MiB,
+    });
   }
 }
 
