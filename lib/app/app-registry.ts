@@ -5,24 +5,29 @@
  */
 import { HttpService } from '@nestjs/axios';
 import { OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
-import axios from 'axios';
+import axios, { type AxiosInstance } from 'axios';
 import type { Cache } from 'cache-manager';
 import { setMaxListeners } from 'node:events';
 import { inspect } from 'node:util';
 import { bounded, describeError, TimeoutError, untilAborted } from '../common/bounded.js';
-import { errcodeOf } from '../common/credential-request.js';
+import { credentialHttp, errcodeOf } from '../common/credential-request.js';
 import { quotedKey, WeComRegistryLoaderError, WeComUnknownAppError } from '../common/errors/wecom-unknown-app.error.js';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import type { WeComTokenConfig } from '../common/wecom-token.config.js';
 import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
 import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
 import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
-import { EgressPool } from '../http/egress.js';
+import { EgressPool, type WeComEgress } from '../http/egress.js';
 import { WeComClient } from '../http/wecom.client.js';
 import { FetchLimit } from '../engine/fetch-limit.js';
 import { AccessTokenService } from './access-token.service.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
 import { REGISTRY_LOAD_CONCURRENCY, registryAppConfig, registryAppName, UNKNOWN_KEY_MEMORY_MS, type WeComRegistryApp, type WeComRegistryConfig } from './registry.config.js';
+
+/** Shared gettoken clients a registry keeps at most (distinct proxies × API roots). */
+const GETTOKEN_CLIENTS_KEPT = 64;
+/** The key of the direct egress (no agent of the pool's). */
+const DIRECT_AGENT = Object.freeze({});
 
 /** gettoken's answer to a wrong secret: the app's secret may have been rotated in the application's database. */
 const ROTATED_SECRET_ERRCODE = 40001;
@@ -86,6 +91,9 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   private readonly egress = new EgressPool();
   private readonly lock: TokenLock;
   private readonly sweeper: NodeJS.Timeout;
+  /** Shared gettoken clients, by agent (egress) and root. */
+  private readonly gettoken = new Map<object, Map<string, AxiosInstance>>();
+  private gettokenCount = 0;
   /** Replaced or unregistered apps whose calls are still in flight. */
   private readonly retiring = new Set<RegistryEntry>();
 
@@ -157,6 +165,7 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     this.retiring.clear();
     this.unknown.clear();
     this.egress.close();
+    this.gettoken.clear();
     const lock = this.lock as { close?: () => Promise<void> };
     if (typeof lock.close === 'function') await lock.close().catch(() => undefined);
   }
@@ -270,11 +279,30 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     const scheduler = config.backgroundRefresh ? this.scheduler : undefined;
     // Called only after a fetch of this service failed, or once it was closed: `tokens` is assigned by then.
     const recover = (error: unknown): Promise<string> => this.recover(key, tokens, error);
-    const tokens: AccessTokenService = new AccessTokenService({ ...config, lock: this.lock }, this.cache, scheduler, egress, recover);
-    const entry = new RegistryEntry({ ...config, lock: this.lock }, tokens);
+    const shared = { ...config, lock: this.lock };
+    const tokens: AccessTokenService = new AccessTokenService(shared, this.cache, scheduler, egress, recover, this.gettokenHttp(egress, config.baseUrl));
+    const entry = new RegistryEntry(shared, tokens);
     this.apps.set(key, entry);
     this.evictOverBound();
     return entry;
+  }
+
+  /**
+   * The gettoken client of apps with this egress and root: one for all of them (an axios instance is kilobytes),
+   * bounded like everything a registry keeps (past the bound an app gets one of its own).
+   */
+  private gettokenHttp(egress: WeComEgress, baseUrl: string): AxiosInstance {
+    const key = `${baseUrl}\n${egress.mode}`;
+    const agent: object = egress.axios.httpsAgent ?? egress.axios.httpAgent ?? DIRECT_AGENT;
+    let byRoot = this.gettoken.get(agent);
+    let http = byRoot?.get(key);
+    if (http) return http;
+    http = credentialHttp(baseUrl, egress.axios);
+    if (this.gettokenCount >= GETTOKEN_CLIENTS_KEPT) return http;
+    if (!byRoot) this.gettoken.set(agent, (byRoot = new Map()));
+    byRoot.set(key, http);
+    this.gettokenCount++;
+    return http;
   }
 
   /**

@@ -40,6 +40,14 @@ export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced
   return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
 }
 
+/** One Logger per context, shared by every credential of it (a tenant map holds thousands of credentials). */
+const loggers = new Map<string, Logger>();
+function loggerFor(context: string): Logger {
+  let logger = loggers.get(context);
+  if (!logger) loggers.set(context, (logger = new Logger(context)));
+  return logger;
+}
+
 /** One credential, kept alive by the engine. */
 export class Credential {
   private readonly logger: Logger;
@@ -58,9 +66,14 @@ export class Credential {
    * The recently rejected values (never served again), each with its compare-and-delete in the shared store, which
    * every caller that saw the rejection shares. Oldest first, at most REJECTED_TOKENS_REMEMBERED.
    */
-  private readonly rejected = new Map<string, Promise<void>>();
-  /** Aborted on shutdown: every request to WeCom in flight ends, and nothing is written afterwards. */
-  private readonly closing = new AbortController();
+  private rejected?: Map<string, Promise<void>>;
+  /**
+   * Aborted on shutdown: every request to WeCom in flight ends, and nothing is written afterwards. Built on first
+   * use (a load), so that an idle credential of a tenant map holds no controller and signal of its own.
+   */
+  private closingController?: AbortController;
+  /** Set by close(): why nothing is fetched any more. */
+  private closedReason?: Error;
   private readonly stopFeed?: () => void;
   /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
   private readonly hold = new ProcessHold();
@@ -69,7 +82,7 @@ export class Credential {
     private readonly spec: CredentialSpec,
     loggerContext = 'WeComCredential',
   ) {
-    this.logger = new Logger(loggerContext);
+    this.logger = loggerFor(loggerContext);
     const atomic = isAtomicInvalidation(spec.lock) ? spec.lock : undefined;
     this.store = new TokenStore(spec, spec.cache, this.logger, atomic);
     const feed = isInvalidationFeed(spec.lock) ? spec.lock : undefined;
@@ -106,7 +119,17 @@ export class Credential {
 
   /** Whether the application has shut this credential down. */
   get closed(): boolean {
-    return this.closing.signal.aborted;
+    return this.closedReason !== undefined;
+  }
+
+  /** The shutdown signal (aborted by close()), built on first use. */
+  private get closing(): AbortSignal {
+    let controller = this.closingController;
+    if (!controller) {
+      controller = this.closingController = new AbortController();
+      if (this.closedReason) controller.abort(this.closedReason);
+    }
+    return controller.signal;
   }
 
   /**
@@ -157,7 +180,7 @@ export class Credential {
       return;
     }
     // A wave of rejections of one value costs one compare-and-delete in the shared store, not one per call.
-    const pending = this.rejected.get(rejected);
+    const pending = this.rejected?.get(rejected);
     if (pending) return pending;
     const held = this.held;
     if (held?.token === rejected) {
@@ -172,15 +195,17 @@ export class Credential {
       }
     }
     const deletion = this.store.deleteIf(rejected);
-    this.rejected.set(rejected, deletion);
-    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) this.rejected.delete(this.rejected.keys().next().value as string);
+    const remembered = (this.rejected ??= new Map());
+    remembered.set(rejected, deletion);
+    if (remembered.size > REJECTED_TOKENS_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
     return deletion;
   }
 
   /** Stop timers and the fleet feed, abort requests in flight; nothing is fetched or written afterwards. */
   close(): void {
     if (this.closed) return;
-    this.closing.abort(new WeComShutdownError(this.spec.ref, this.spec.kind));
+    this.closedReason = new WeComShutdownError(this.spec.ref, this.spec.kind);
+    this.closingController?.abort(this.closedReason);
     this.schedule.stop();
     this.stopFeed?.();
   }
@@ -243,7 +268,7 @@ export class Credential {
     // A load that started before a rejection may still bring back the rejected value: load again, bounded.
     for (let attempt = 0; ; attempt++) {
       const entry = await this.load(false);
-      if (!this.rejected.has(entry.token) || attempt >= 2) return entry.token;
+      if (!this.rejected?.has(entry.token) || attempt >= 2) return entry.token;
     }
   }
 
@@ -272,15 +297,18 @@ export class Credential {
   private load(force: boolean): Promise<Held> {
     if (this.inflight) return this.inflight;
     const limit = this.spec.loadLimit;
-    const pending = (limit ? limit.run(this.closing.signal, () => this.doLoad(force)) : this.doLoad(force)).finally(() => {
-      if (this.inflight === pending) this.inflight = undefined;
+    const pending = (limit ? limit.run(this.closing, () => this.doLoad(force)) : this.doLoad(force)).finally(() => {
+      if (this.inflight !== pending) return;
+      this.inflight = undefined;
+      // Every wait of the load has settled and let go of the signal: an idle credential keeps no controller.
+      if (!this.closed) this.closingController = undefined;
     });
     this.inflight = pending;
     return pending;
   }
 
   private async doLoad(force: boolean): Promise<Held> {
-    if (this.closed) throw this.closing.signal.reason as Error;
+    if (this.closed) throw this.closedReason as Error;
     const previous = this.held;
     const seen = this.coordinator.writesSeen;
 
@@ -297,10 +325,10 @@ export class Credential {
     const cause = this.gate.blocked();
     if (cause) throw cause;
     const { entry, fetched } = await this.coordinator.obtain((found) => this.isServable(found) && isNewer(found, previous), seen);
-    if (this.closed) throw this.closing.signal.reason as Error;
+    if (this.closed) throw this.closedReason as Error;
     this.backgroundRetryAt = 0;
     // WeCom handed this value out again just now: it is good, and a later rejection of it is a new one.
-    if (fetched) this.rejected.delete(entry.token);
+    if (fetched) this.rejected?.delete(entry.token);
     return this.adopt(entry, fetched, previous);
   }
 
@@ -321,7 +349,7 @@ export class Credential {
         this.gate.succeeded();
         return entry;
       } catch (error) {
-        if (this.closed) throw this.closing.signal.reason as Error;
+        if (this.closed) throw this.closedReason as Error;
         failure = this.spec.classify(error);
         if (failure === 'unsent') {
           this.gate.refund();
@@ -329,7 +357,7 @@ export class Credential {
         }
         if (failure === 'transient' && attempt + 1 < attempts) {
           // Ends at once on shutdown, so that a caller awaiting this fetch settles with close().
-          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs), this.closing.signal);
+          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs), this.closing);
           continue;
         }
         const pause = this.gate.failed(error as Error, failure);
@@ -349,14 +377,14 @@ export class Credential {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DOMException(`no complete answer within ${this.spec.timeoutMs} ms`, 'TimeoutError')), this.spec.timeoutMs);
     timer.unref?.();
-    const onClose = (): void => deadline.abort(this.closing.signal.reason);
+    const onClose = (): void => deadline.abort(this.closedReason);
     if (this.closed) onClose();
-    else this.closing.signal.addEventListener('abort', onClose, { once: true });
+    else this.closing.addEventListener('abort', onClose, { once: true });
     const signal = deadline.signal;
     const { kind, ref } = this.spec;
     try {
       // A fetch that ignores its signal still lets its callers go at shutdown.
-      const entry = await untilAborted(this.spec.fetchOnce(signal), this.closing.signal);
+      const entry = await untilAborted(this.spec.fetchOnce(signal), this.closing);
       publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'ok', durationMs: performance.now() - started, expiresAt: entry.expiresAt });
       return entry;
     } catch (error) {
@@ -366,12 +394,12 @@ export class Credential {
       throw error;
     } finally {
       clearTimeout(timer);
-      this.closing.signal.removeEventListener('abort', onClose);
+      this.closing.removeEventListener('abort', onClose);
     }
   }
 
   private isServable(entry: TokenEntry): boolean {
-    return Date.now() < entry.expiresAt && !this.rejected.has(entry.token);
+    return Date.now() < entry.expiresAt && !this.rejected?.has(entry.token);
   }
 
   private adopt(entry: TokenEntry, fetched: boolean, replaced?: TokenEntry): Held {
