@@ -279,9 +279,10 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     const scheduler = config.backgroundRefresh ? this.scheduler : undefined;
     // Called only after a fetch of this service failed, or once it was closed: `tokens` is assigned by then.
     const recover = (error: unknown): Promise<string> => this.recover(key, tokens, error);
-    const shared = { ...config, lock: this.lock };
-    const tokens: AccessTokenService = new AccessTokenService(shared, this.cache, scheduler, egress, recover, this.gettokenHttp(egress, config.baseUrl));
-    const entry = new RegistryEntry(shared, tokens);
+    // The app's own copy (built above): the registry's lock goes in, no second copy is made.
+    config.lock = this.lock;
+    const tokens: AccessTokenService = new AccessTokenService(config, this.cache, scheduler, egress, recover, this.gettokenHttp(egress, config.baseUrl));
+    const entry = new RegistryEntry(config, tokens);
     this.apps.set(key, entry);
     this.evictOverBound();
     return entry;

@@ -89,7 +89,8 @@ export function resolveRegistryConfig(raw: WeComRegistryModuleOptions | undefine
 
 /** The app name a registry key gets in messages, metrics and timer names (quoted and cut: keys are caller-chosen). */
 export function registryAppName(shownKey: string): string {
-  return `registry:${shownKey}`;
+  // Joined: one flat string (a template would keep a tree of parts in every app's config).
+  return ['registry', shownKey].join(':');
 }
 
 /** The full configuration of one registry app: the registry's defaults with its own corpId, secret, …. */

@@ -109,7 +109,9 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
     const url = new URL(baseUrlRaw);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
     if (url.search || url.hash) throw new Error('query');
-    baseUrl = url.toString().replace(/\/+$/, '');
+    const normal = url.toString().replace(/\/+$/, '');
+    // The registry's apps share their root: keep the caller's string when it is already the normal form.
+    baseUrl = normal === baseUrlRaw ? baseUrlRaw : normal;
   } catch {
     throw new WeComConfigError(invalidOptionMessage(name, 'baseUrl', `must be an http(s) URL without query string, got '${baseUrlRaw}'`));
   }
@@ -138,11 +140,12 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
 
   const proxy = resolveProxyOption(name, raw.proxy);
 
-  return {
+  // One literal, then the optional parts: conditional spreads would leave a dictionary-mode object (hundreds of
+  // bytes more for each app of a registry).
+  const config: WeComTokenConfig = {
     app: name,
     corpId,
     secret,
-    ...(agentId !== undefined ? { agentId } : {}),
     baseUrl,
     refreshAheadMs: number(name, 'refreshAheadSeconds', raw.refreshAheadSeconds, DEFAULT_REFRESH_AHEAD_SECONDS, 0, false, MAX_LIFETIME_SECONDS) * 1000,
     timeoutMs: number(name, 'timeoutMs', raw.timeoutMs, DEFAULT_TIMEOUT_MS, 1, true),
@@ -156,11 +159,14 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
     rateLimitCooldownMs: number(name, 'rateLimitCooldownMs', raw.rateLimitCooldownMs, DEFAULT_RATE_LIMIT_COOLDOWN_MS, 0),
     failureCooldownMs: number(name, 'failureCooldownMs', raw.failureCooldownMs, DEFAULT_FAILURE_COOLDOWN_MS, 0),
     cacheTimeoutMs: number(name, 'cacheTimeoutMs', raw.cacheTimeoutMs, DEFAULT_CACHE_TIMEOUT_MS, 1),
-    ...(cache ? { cache } : {}),
-    ...(lock ? { lock } : {}),
-    ...(proxy !== undefined ? { proxy } : {}),
-    cacheKey: `${CACHE_KEY_PREFIX}:${corpId}:${secret.fingerprint()}:access_token`,
+    // Joined, not a template: one flat string rather than a tree of parts (every registry app holds its key).
+    cacheKey: [CACHE_KEY_PREFIX, corpId, secret.fingerprint(), 'access_token'].join(':'),
   };
+  if (agentId !== undefined) config.agentId = agentId;
+  if (cache) config.cache = cache;
+  if (lock) config.lock = lock;
+  if (proxy !== undefined) config.proxy = proxy;
+  return config;
 }
 
 /** The engine's settings shared by every credential of one app. */

@@ -59,3 +59,32 @@ export interface CredentialSpec {
   /** WeCom's errcode carried by an error, if any (for channels and metrics). */
   errcodeOf(error: unknown): number | undefined;
 }
+
+/**
+ * The spec as one object of a fixed shape. Callers build theirs with spreads and optional parts, which V8 may keep
+ * as a dictionary (hundreds of bytes); a tenant map holds thousands of credentials, each with its spec. The timer's
+ * name is kept only where there is a scheduler to register it with.
+ */
+export function compactSpec(spec: CredentialSpec): CredentialSpec {
+  return {
+    kind: spec.kind,
+    ref: spec.ref,
+    cacheKey: spec.cacheKey,
+    valueField: spec.valueField,
+    cache: spec.cache,
+    lock: spec.lock,
+    scheduler: spec.scheduler,
+    refreshAheadMs: spec.refreshAheadMs,
+    timeoutMs: spec.timeoutMs,
+    cacheTimeoutMs: spec.cacheTimeoutMs,
+    errorCooldownMs: spec.errorCooldownMs,
+    rateLimitCooldownMs: spec.rateLimitCooldownMs,
+    failureCooldownMs: spec.failureCooldownMs,
+    timerName: spec.scheduler ? spec.timerName : '',
+    retry: spec.retry,
+    fetchOnce: spec.fetchOnce,
+    loadLimit: spec.loadLimit,
+    classify: spec.classify,
+    errcodeOf: spec.errcodeOf,
+  };
+}

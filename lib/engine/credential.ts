@@ -15,7 +15,7 @@ import { publishFetch, publishRefreshFailed } from '../observability/diagnostics
 import { fingerprint, maskToken } from '../common/redaction.js';
 import { FETCH_BUDGET_WINDOW_MS, REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
 import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage } from '../common/wecom-token.messages.js';
-import type { CredentialSpec, FailureClass } from './credential-spec.js';
+import { compactSpec, type CredentialSpec, type FailureClass } from './credential-spec.js';
 import { FetchCoordinator } from './fetch-coordinator.js';
 import { FetchGate } from './fetch-gate.js';
 import { RefreshSchedule } from './refresh-schedule.js';
@@ -39,6 +39,9 @@ export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced
   const lifetime = Math.max(0, entry.expiresAt - entry.fetchedAt);
   return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
 }
+
+/** The schedule of every credential without a scheduler: it never sets a timer. */
+const NO_SCHEDULE = new RefreshSchedule('', undefined, new Logger('WeComCredential'));
 
 /** One Logger per context, shared by every credential of it (a tenant map holds thousands of credentials). */
 const loggers = new Map<string, Logger>();
@@ -76,26 +79,17 @@ export class Credential {
   private closedReason?: Error;
   private readonly stopFeed?: () => void;
   /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
-  private readonly hold = new ProcessHold();
+  private processHold?: ProcessHold;
+  private readonly spec: CredentialSpec;
 
-  constructor(
-    private readonly spec: CredentialSpec,
-    loggerContext = 'WeComCredential',
-  ) {
+  constructor(given: CredentialSpec, loggerContext = 'WeComCredential') {
+    const spec = (this.spec = compactSpec(given));
     this.logger = loggerFor(loggerContext);
     const atomic = isAtomicInvalidation(spec.lock) ? spec.lock : undefined;
     this.store = new TokenStore(spec, spec.cache, this.logger, atomic);
     const feed = isInvalidationFeed(spec.lock) ? spec.lock : undefined;
     const announce = feed?.announceEntry ? () => feed.announceEntry!(spec.cacheKey) : undefined;
-    this.coordinator = new FetchCoordinator(
-      spec,
-      spec.lock,
-      this.store,
-      () => this.fetchWithRetries(),
-      this.logger,
-      () => !this.closed,
-      announce,
-    );
+    this.coordinator = new FetchCoordinator(spec, spec.lock, this.store, this, this.logger, announce);
     if (feed) {
       this.stopFeed = feed.onTokenInvalidated(
         spec.cacheKey,
@@ -103,8 +97,19 @@ export class Credential {
         () => this.onFleetEntryWritten(),
       );
     }
-    this.schedule = new RefreshSchedule(spec.timerName, spec.scheduler, this.logger);
+    // Without a scheduler no timer is ever set: every such credential shares one schedule that does nothing.
+    this.schedule = spec.scheduler ? new RefreshSchedule(spec.timerName, spec.scheduler, this.logger) : NO_SCHEDULE;
     this.gate = new FetchGate(spec.ref, spec.kind, spec.errorCooldownMs, spec.rateLimitCooldownMs, spec.failureCooldownMs);
+  }
+
+  /** @internal The coordinator's fetch (under the lock, or alone when the lock fails). */
+  fetchForCoordinator(): Promise<TokenEntry> {
+    return this.fetchWithRetries();
+  }
+
+  /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
+  private get hold(): ProcessHold {
+    return (this.processHold ??= new ProcessHold());
   }
 
   /** What this credential is. */
@@ -170,7 +175,7 @@ export class Credential {
 
   /** Whether a load or an adoption is under way (a tenant map must not close such a credential to free memory). */
   get busy(): boolean {
-    return this.inflight !== undefined || this.adopting !== undefined || this.hold.holding > 0;
+    return this.inflight !== undefined || this.adopting !== undefined || (this.processHold?.holding ?? 0) > 0;
   }
 
   private async forget(rejected: string | undefined, options: { grant?: boolean }): Promise<void> {
