@@ -300,7 +300,7 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     if (http) return http;
     http = credentialHttp(baseUrl, egress.axios);
     if (this.gettokenCount >= GETTOKEN_CLIENTS_KEPT) return http;
-    if (!byRoot) this.gettoken.set(agent, (byRoot = new Map()));
+    if (!byRoot) this.gettoken.set(agent, (byRoot = new Map<string, AxiosInstance>()));
     byRoot.set(key, http);
     this.gettokenCount++;
     return http;

@@ -47,7 +47,7 @@ export interface CredentialSpec {
    * One request to WeCom. `signal` aborts it at its deadline or when the application shuts down; it resolves the
    * credential as `token` with its expiry, or rejects with a typed error of the module.
    */
-  fetchOnce(signal: AbortSignal): Promise<TokenEntry>;
+  readonly fetchOnce: (signal: AbortSignal) => Promise<TokenEntry>;
   /**
    * Bounds how many loads of credentials sharing it run at once (an authorised corp's: thousands of them). The
    * whole load runs inside a slot: shared-cache read, lease, request and write, so neither WeCom nor Redis sees
@@ -55,9 +55,9 @@ export interface CredentialSpec {
    */
   readonly loadLimit?: { run<T>(signal: AbortSignal, task: () => Promise<T>): Promise<T> };
   /** How a failure of `fetchOnce` is treated. */
-  classify(error: unknown): FailureClass;
+  readonly classify: (error: unknown) => FailureClass;
   /** WeCom's errcode carried by an error, if any (for channels and metrics). */
-  errcodeOf(error: unknown): number | undefined;
+  readonly errcodeOf: (error: unknown) => number | undefined;
 }
 
 /**
