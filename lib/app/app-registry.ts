@@ -22,7 +22,15 @@ import { WeComClient } from '../http/wecom.client.js';
 import { FetchLimit } from '../engine/fetch-limit.js';
 import { AccessTokenService } from './access-token.service.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
-import { REGISTRY_LOAD_CONCURRENCY, registryAppConfig, registryAppName, UNKNOWN_KEY_MEMORY_MS, type WeComRegistryApp, type WeComRegistryConfig } from './registry.config.js';
+import {
+  REGISTRY_LOAD_CONCURRENCY,
+  registryAppConfig,
+  registryAppName,
+  UNKNOWN_KEY_MEMORY_MS,
+  UNKNOWN_KEYS_REMEMBERED,
+  type WeComRegistryApp,
+  type WeComRegistryConfig,
+} from './registry.config.js';
 
 /** Shared gettoken clients a registry keeps at most (distinct proxies × API roots). */
 const GETTOKEN_CLIENTS_KEPT = 64;
@@ -84,7 +92,7 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   private readonly loading = new Map<string, Promise<RegistryEntry>>();
   /** Loader calls after a 40001, per key: concurrent failures of one app share one. */
   private readonly reloading = new Map<string, Promise<{ tokens: AccessTokenService }>>();
-  /** Keys the loader did not know, until when (oldest first, bounded like the apps). */
+  /** Keys the loader did not know, until when (oldest first, at most UNKNOWN_KEYS_REMEMBERED). */
   private readonly unknown = new Map<string, number>();
   private readonly limit = new FetchLimit(REGISTRY_LOAD_CONCURRENCY);
   private readonly closing = new AbortController();
@@ -180,6 +188,11 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     return `WeComAppRegistry { apps: ${this.apps.size}, loading: ${this.loading.size} }`;
   }
 
+  /** @internal Unknown keys remembered now (bounded). */
+  get unknownRemembered(): number {
+    return this.unknown.size;
+  }
+
   /** @internal */
   toJSON(): Record<string, unknown> {
     return { apps: this.apps.size, loading: this.loading.size };
@@ -258,7 +271,8 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   private rememberUnknown(key: string): void {
     this.unknown.delete(key);
     this.unknown.set(key, Date.now() + UNKNOWN_KEY_MEMORY_MS);
-    while (this.unknown.size > this.config.maxApps) this.unknown.delete(this.unknown.keys().next().value as string);
+    const bound = Math.min(this.config.maxApps, UNKNOWN_KEYS_REMEMBERED);
+    while (this.unknown.size > bound) this.unknown.delete(this.unknown.keys().next().value as string);
   }
 
   /** Builds the app under `key` unless the same app is held; a different one replaces it at once. */

@@ -49,6 +49,11 @@ export const DEFAULT_IDLE_TTL_SECONDS = 1_800;
 export const REGISTRY_LOAD_CONCURRENCY = 16;
 /** How long a key the loader did not know is answered without asking it again. */
 export const UNKNOWN_KEY_MEMORY_MS = 10_000;
+/**
+ * Unknown keys remembered at most (the oldest forgotten first), whatever maxApps: keys are caller-chosen, and a
+ * caller that asks for ever new ones gains nothing from this memory, which must then stay small.
+ */
+export const UNKNOWN_KEYS_REMEMBERED = 1_000;
 /** The name registry options are validated under in messages. */
 export const REGISTRY_NAME = 'registry';
 
