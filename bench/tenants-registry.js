@@ -63,10 +63,12 @@ function registryHandlers({ config, heapUsed, suite }) {
       const n = keys.length;
       let a = 0;
       let b = 0;
+      let c = 0;
       return nsPerOp(
         {
           'floor (a)': () => floor.get(keys[a++ % n]),
           'registry tokens(key).getToken()': async () => (await reg.tokens(keys[b++ % n])).getToken(),
+          'registry getToken(key)': () => reg.getToken(keys[c++ % n]),
         },
         { time, rounds },
       );

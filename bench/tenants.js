@@ -210,16 +210,35 @@ async function registryRows(report, { one, sim, apps, afterWarm }) {
   const before = await sim.call('serviceCounters');
   const warm = await one.call('registryWarm', { time: size(400, 15), rounds: size(9, 1) }, 300_000);
   if ((await sim.call('serviceCounters')).corpToken !== before.corpToken || before.corpToken !== afterWarm.corpToken) throw new Error('tenants: registry warm fetched');
+  const floor = warm['floor (a)'];
   const ours = warm['registry tokens(key).getToken()'];
-  report.line(`  warm ns/op, round robin over ${fmtInt(heap.apps)} registry apps: (await tokens(key)).getToken() ${fmtNs(ours)}, floor ${fmtNs(warm['floor (a)'])}`);
+  const direct = warm['registry getToken(key)'];
+  report.line(
+    `  warm ns/op, round robin over ${fmtInt(heap.apps)} registry apps: (await tokens(key)).getToken() ${fmtNs(ours)}, ` + `getToken(key) ${fmtNs(direct)}, floor ${fmtNs(floor)}`,
+  );
   report.row({
     figure: `registry (await tokens(key)).getToken() warm, round robin over ${fmtInt(heap.apps)} apps, vs (a) floor`,
     ours: fmtNs(ours),
-    baseline: `${fmtNs(warm['floor (a)'])} (a), ${fmtInt(heap.apps)} keys`,
-    ratio: `${fmtRatio(ours / warm['floor (a)'])} ours/(a)`,
+    baseline: `${fmtNs(floor)} (a), ${fmtInt(heap.apps)} keys`,
+    ratio: `${fmtRatio(ours / floor)} ours/(a)`,
     target: '≤ 1.5× (as 1.)',
-    met: ours / warm['floor (a)'] <= 1.5,
+    met: ours / floor <= 1.5,
   });
+  report.row({
+    figure: `registry getToken(key) warm, round robin over ${fmtInt(heap.apps)} apps, vs (a) floor`,
+    ours: fmtNs(direct),
+    baseline: `${fmtNs(floor)} (a), ${fmtInt(heap.apps)} keys`,
+    ratio: `${fmtRatio(direct / floor)} ours/(a)`,
+    target: '≤ 1.5× (as 1.)',
+    met: direct / floor <= 1.5,
+  });
+  if (ours / floor > 1.5) {
+    report.note(
+      `registry: (await tokens(key)).getToken() is two awaited promises and an async function's promise (the await of ` +
+        `tokens(), getToken()'s promise returned through the function: three extra microtask hops over the floor's one); ` +
+        `registry.getToken(key) is the same lookup with one promise, as a static app's getToken().`,
+    );
+  }
   return heap;
 }
 

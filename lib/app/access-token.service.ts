@@ -141,6 +141,9 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
     if (!recover) return this.credential.get();
     // A registry app replaced (a new secret) or evicted: its held token is not served; the registry answers.
     if (this.credential.closed) return recover(new WeComShutdownError(this.ref, 'access_token'));
+    // A held token before its refresh point cannot fail: no handler to attach.
+    const token = this.credential.current();
+    if (token !== undefined) return Promise.resolve(token);
     return this.credential.get().catch((error: unknown) => recover(error));
   }
 

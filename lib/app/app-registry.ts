@@ -96,9 +96,13 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   private readonly unknown = new Map<string, number>();
   private readonly limit = new FetchLimit(REGISTRY_LOAD_CONCURRENCY);
   private readonly closing = new AbortController();
+  /** closing.signal.aborted, as a plain field for the per-call path. */
+  private closed = false;
   private readonly egress = new EgressPool();
   private readonly lock: TokenLock;
   private readonly sweeper: NodeJS.Timeout;
+  /** How far apart two uses of an app must be for the second to move it in the order of use. */
+  private readonly touchEveryMs: number;
   /** Shared gettoken clients, by agent (egress) and root. */
   private readonly gettoken = new Map<object, Map<string, AxiosInstance>>();
   private gettokenCount = 0;
@@ -114,6 +118,7 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     // Every load waiting for one of the 16 slots listens to this signal.
     setMaxListeners(0, this.closing.signal);
     this.lock = config.defaults.lock ?? new InProcessTokenLock();
+    this.touchEveryMs = Math.min(1_000, Math.floor(config.idleTtlMs / 10));
     const every = Math.max(1_000, Math.min(60_000, Math.floor(config.idleTtlMs / 2)));
     this.sweeper = setInterval(() => this.sweep(), every);
     this.sweeper.unref();
@@ -148,8 +153,27 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   }
 
   /** The app's `AccessTokenService`, loaded through the loader when not held. */
-  async tokens(key: string): Promise<AccessTokenService> {
-    return (await this.entry(key)).tokens;
+  tokens(key: string): Promise<AccessTokenService> {
+    const held = this.apps.get(key);
+    // A held app answers without a hop through entry(): this is every request's path.
+    if (held !== undefined && !this.closed) {
+      this.touch(key, held);
+      return Promise.resolve(held.tokens);
+    }
+    return this.entry(key).then((entry) => entry.tokens);
+  }
+
+  /**
+   * The app's access_token: `(await tokens(key)).getToken()` in one call, without its two promise hops (a held app
+   * with a valid token answers as a static app's getToken() does).
+   */
+  getToken(key: string): Promise<string> {
+    const held = this.apps.get(key);
+    if (held !== undefined && !this.closed) {
+      this.touch(key, held);
+      return held.tokens.getToken();
+    }
+    return this.entry(key).then((entry) => entry.tokens.getToken());
   }
 
   /** The app's `WeComClient`. */
@@ -164,7 +188,8 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
 
   /** @internal Stops every app's credentials, the sweeper, loads in flight, the egress pool and the lock. */
   async onModuleDestroy(): Promise<void> {
-    if (this.closing.signal.aborted) return;
+    if (this.closed) return;
+    this.closed = true;
     this.closing.abort(new Error('WeCom app registry: the application is shutting down'));
     clearInterval(this.sweeper);
     for (const entry of this.apps.values()) entry.close();
@@ -357,8 +382,15 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     return promise;
   }
 
+  /**
+   * Marks a use. An app used again within `touchEveryMs` of its last mark keeps its place: moving a Map entry on
+   * every call costs more than the call (hundreds of ns over thousands of apps), and the order stays sorted by
+   * `lastUsed`, so the bound evicts the least recently used to within that step, and the sweep allows for it.
+   */
   private touch(key: string, entry: RegistryEntry): void {
-    entry.lastUsed = Date.now();
+    const now = Date.now();
+    if (now - entry.lastUsed < this.touchEveryMs) return;
+    entry.lastUsed = now;
     // Most recently used last, so that the bound evicts the least recently used first.
     this.apps.delete(key);
     this.apps.set(key, entry);
@@ -377,7 +409,8 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
 
   /** Apps unused for idleTtlSeconds leave memory; retired apps whose calls have finished are closed. */
   private sweep(): void {
-    const idleSince = Date.now() - this.config.idleTtlMs;
+    // A use within touchEveryMs after lastUsed moved nothing: only an app marked that much earlier is surely idle.
+    const idleSince = Date.now() - this.config.idleTtlMs - this.touchEveryMs;
     for (const [key, entry] of this.apps) {
       if (entry.lastUsed > idleSince) break; // in order of use: the rest are more recent
       if (entry.busy) continue;

@@ -148,6 +148,17 @@ export class Credential {
     return this.hold.around(this.getSlow());
   }
 
+  /** The held value while it is before its refresh point (what get() would answer without I/O), else undefined. */
+  current(): string | undefined {
+    const held = this.held;
+    return held !== undefined && Date.now() < held.refreshAt ? held.token : undefined;
+  }
+
+  /** Whether a value is held (peek() without its copy). */
+  get holds(): boolean {
+    return this.held !== undefined;
+  }
+
   /** The held entry, without I/O; undefined when none is held. */
   peek(): Readonly<TokenEntry> | undefined {
     const held = this.held;

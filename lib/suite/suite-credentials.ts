@@ -111,7 +111,7 @@ export class SuiteCredentials {
 
   /** Whether this process holds a token of `authCorpId` (an authorised corp it serves). */
   serves(authCorpId: string): boolean {
-    return this.corps.get(authCorpId)?.peek() !== undefined;
+    return this.corps.get(authCorpId)?.holds === true;
   }
 
   /** Whether this process knows that `authCorpId` cancelled its authorisation. */
@@ -156,7 +156,7 @@ export class SuiteCredentials {
       return Promise.reject(error);
     }
     const token = credential.get();
-    if (credential.peek()) return token;
+    if (credential.holds) return token;
     return token.catch((error: unknown) => {
       if (error instanceof WeComSuiteStateError && (error.reason === 'no-permanent-code' || error.reason === 'cancelled')) {
         // After every caller of this load has had its answer (their holds and handlers run first).
@@ -321,7 +321,7 @@ export class SuiteCredentials {
 
   /** Close and forget a corp's credential that holds nothing and serves no one (an unknown or cancelled id). */
   private dropIfIdle(authCorpId: string, credential: Credential): void {
-    if (this.corps.get(authCorpId) !== credential || credential.busy || credential.peek()) return;
+    if (this.corps.get(authCorpId) !== credential || credential.busy || credential.holds) return;
     this.corps.delete(authCorpId);
     credential.close();
   }
