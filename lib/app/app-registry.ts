@@ -170,8 +170,11 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   getToken(key: string): Promise<string> {
     const held = this.apps.get(key);
     if (held !== undefined && !this.closed) {
-      this.touch(key, held);
-      return held.tokens.getToken();
+      const now = Date.now();
+      this.touch(key, held, now);
+      // A held app is never closed (it leaves `apps` first): its valid token is the answer, read with the same clock.
+      const token = held.tokens.credential.current(now);
+      return token !== undefined ? Promise.resolve(token) : held.tokens.getToken();
     }
     return this.entry(key).then((entry) => entry.tokens.getToken());
   }
@@ -387,8 +390,7 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
    * every call costs more than the call (hundreds of ns over thousands of apps), and the order stays sorted by
    * `lastUsed`, so the bound evicts the least recently used to within that step, and the sweep allows for it.
    */
-  private touch(key: string, entry: RegistryEntry): void {
-    const now = Date.now();
+  private touch(key: string, entry: RegistryEntry, now = Date.now()): void {
     if (now - entry.lastUsed < this.touchEveryMs) return;
     entry.lastUsed = now;
     // Most recently used last, so that the bound evicts the least recently used first.

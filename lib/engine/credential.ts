@@ -149,10 +149,13 @@ export class Credential {
   }
 
   /** The held value while it is before its refresh point (what get() would answer without I/O), else undefined. */
-  current(): string | undefined {
+  current(now = Date.now()): string | undefined {
     const held = this.held;
-    return held !== undefined && Date.now() < held.refreshAt ? held.token : undefined;
+    return held !== undefined && now < held.refreshAt && this.closedReason === undefined ? held.token : undefined;
   }
+
+  /** When a tenant map last moved this credential in its order of use (see SuiteCredentials.corp). */
+  usedAt = 0;
 
   /** Whether a value is held (peek() without its copy). */
   get holds(): boolean {

@@ -44,6 +44,9 @@ export const CORP_FETCH_CONCURRENCY = 16;
  */
 export const CORP_CREDENTIALS_KEPT = 10_000;
 
+/** A corp used again within this long keeps its place in the order of use (LRU to the second). */
+const CORP_MOVE_EVERY_MS = 1_000;
+
 /**
  * Who a suite credential's messages are about. Suites, the provider and authorised corps are checked against the
  * provider's IP whitelist (a 60020 names it), not against an app's 企业可信IP.
@@ -123,8 +126,11 @@ export class SuiteCredentials {
   corp(authCorpId: string): Credential {
     if (this.cancelled.fresh(authCorpId)) throw this.cancelledError(authCorpId);
     let credential = this.corps.get(authCorpId);
+    const now = Date.now();
     if (credential) {
-      // Most recently used last, so that the bound closes the idle ones first.
+      // Most recently used last, so that the bound closes the idle ones first; at most once a second per corp
+      // (a Map delete and set on every call costs more than the call over thousands of corps).
+      if (now - credential.usedAt < CORP_MOVE_EVERY_MS) return credential;
       this.corps.delete(authCorpId);
     } else {
       if (this.config.customDeveloped)
@@ -132,6 +138,7 @@ export class SuiteCredentials {
       credential = this.buildCorp(authCorpId);
       this.evictIdle();
     }
+    credential.usedAt = now;
     this.corps.set(authCorpId, credential);
     return credential;
   }
