@@ -7,13 +7,12 @@
 import { Logger } from '@nestjs/common';
 import { inspect } from 'node:util';
 import { backoffMs, describeError, sleep, untilAborted } from '../common/bounded.js';
-import { ProcessHold } from '../common/process-hold.js';
 import { WeComCooldownError } from '../common/errors/wecom-cooldown.error.js';
 import { WeComShutdownError } from '../common/errors/wecom-shutdown.error.js';
 import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import { publishFetch, publishRefreshFailed } from '../observability/diagnostics.js';
 import { fingerprint, maskToken } from '../common/redaction.js';
-import { FETCH_BUDGET_WINDOW_MS, REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
+import { FETCH_BUDGET_WINDOW_MS, MAX_TIMER_MS, REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
 import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage } from '../common/wecom-token.messages.js';
 import { compactSpec, type CredentialSpec, type FailureClass } from './credential-spec.js';
 import { FetchCoordinator } from './fetch-coordinator.js';
@@ -38,6 +37,10 @@ export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced
   if (replaced && entry.token === replaced.token && entry.expiresAt <= replaced.expiresAt + 1_000) return entry.expiresAt;
   const lifetime = Math.max(0, entry.expiresAt - entry.fetchedAt);
   return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
+}
+
+function keepAlive(): void {
+  // Never does anything: the timer exists only to keep the event loop alive.
 }
 
 /** The schedule of every credential without a scheduler: it never sets a timer. */
@@ -79,7 +82,9 @@ export class Credential {
   private closedReason?: Error;
   private readonly stopFeed?: () => void;
   /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
-  private processHold?: ProcessHold;
+  /** Awaited calls holding the process now, and the ref'd timer that holds it (ProcessHold, inline). */
+  private holding = 0;
+  private holdTimer?: NodeJS.Timeout;
   private readonly spec: CredentialSpec;
 
   constructor(given: CredentialSpec, loggerContext = 'WeComCredential') {
@@ -107,9 +112,18 @@ export class Credential {
     return this.fetchWithRetries();
   }
 
-  /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
-  private get hold(): ProcessHold {
-    return (this.processHold ??= new ProcessHold());
+  /**
+   * Keeps the process alive while a caller awaits this credential (the engine's own timers never do): as
+   * ProcessHold, with its two fields here rather than an object of its own in every credential.
+   */
+  private hold<T>(promise: Promise<T>): Promise<T> {
+    if (this.holding++ === 0) this.holdTimer = setInterval(keepAlive, MAX_TIMER_MS);
+    return promise.finally(() => {
+      if (--this.holding === 0) {
+        clearInterval(this.holdTimer);
+        this.holdTimer = undefined;
+      }
+    });
   }
 
   /** What this credential is. */
@@ -145,7 +159,7 @@ export class Credential {
   get(): Promise<string> {
     const held = this.held;
     if (held !== undefined && Date.now() < held.refreshAt) return Promise.resolve(held.token);
-    return this.hold.around(this.getSlow());
+    return this.hold(this.getSlow());
   }
 
   /** The held value while it is before its refresh point (what get() would answer without I/O), else undefined. */
@@ -175,7 +189,7 @@ export class Credential {
 
   /** Fetch a new value now. Concurrent callers (and a refresh already under way) share one fetch. */
   async refresh(): Promise<string> {
-    return (await this.hold.around(this.load(true))).token;
+    return (await this.hold(this.load(true))).token;
   }
 
   /**
@@ -184,12 +198,12 @@ export class Credential {
    * fetch outside the budget (unless `grant` is false); a loop of rejections does not get more.
    */
   invalidate(rejected?: string, options: { grant?: boolean } = {}): Promise<void> {
-    return this.hold.around(this.forget(rejected, options));
+    return this.hold(this.forget(rejected, options));
   }
 
   /** Whether a load or an adoption is under way (a tenant map must not close such a credential to free memory). */
   get busy(): boolean {
-    return this.inflight !== undefined || this.adopting !== undefined || (this.processHold?.holding ?? 0) > 0;
+    return this.inflight !== undefined || this.adopting !== undefined || this.holding > 0;
   }
 
   private async forget(rejected: string | undefined, options: { grant?: boolean }): Promise<void> {
