@@ -23,6 +23,11 @@ export { refreshPoint } from '../engine/credential.js';
 
 const GETTOKEN_REQUEST = Object.freeze({ method: 'GET' as const, path: GETTOKEN_PATH });
 
+/** What a registry app's failed fetch turns into (an object, not a closure: a registry holds thousands of apps). */
+export interface TokenRecovery {
+  recover(error: unknown): Promise<string>;
+}
+
 /**
  * One app's access_token: cached, shared, refreshed ahead of expiry, replaced once when WeCom rejects it.
  * Injected as `AccessTokenService` for the default app, `@InjectAccessTokenService(name)` for a named one.
@@ -50,7 +55,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
      * @internal What a failed fetch turns into (registry apps: a 40001 asks the registry's loader once more for a
      * rotated secret and answers with the new app's token); by default the failure itself.
      */
-    private readonly recover?: (error: unknown) => Promise<string>,
+    private readonly recovery?: TokenRecovery,
     /** @internal The gettoken client, shared by the apps of a registry with the same egress and root. */
     http?: AxiosInstance,
   ) {
@@ -137,14 +142,14 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
    * one fetch.
    */
   getToken(): Promise<string> {
-    const recover = this.recover;
-    if (!recover) return this.credential.get();
+    const recovery = this.recovery;
+    if (!recovery) return this.credential.get();
     // A registry app replaced (a new secret) or evicted: its held token is not served; the registry answers.
-    if (this.credential.closed) return recover(new WeComShutdownError(this.ref, 'access_token'));
+    if (this.credential.closed) return recovery.recover(new WeComShutdownError(this.ref, 'access_token'));
     // A held token before its refresh point cannot fail: no handler to attach.
     const token = this.credential.current();
     if (token !== undefined) return Promise.resolve(token);
-    return this.credential.get().catch((error: unknown) => recover(error));
+    return this.credential.get().catch((error: unknown) => recovery.recover(error));
   }
 
   /** The held entry (token, expiry, fetch time), without I/O; undefined when none is held. */

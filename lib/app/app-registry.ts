@@ -14,13 +14,14 @@ import { credentialHttp, errcodeOf } from '../common/credential-request.js';
 import { quotedKey, WeComRegistryLoaderError, WeComUnknownAppError } from '../common/errors/wecom-unknown-app.error.js';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import type { WeComTokenConfig } from '../common/wecom-token.config.js';
+import type { Credential } from '../engine/credential.js';
 import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
 import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
 import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
 import { EgressPool, type WeComEgress } from '../http/egress.js';
 import { WeComClient } from '../http/wecom.client.js';
 import { FetchLimit } from '../engine/fetch-limit.js';
-import { AccessTokenService } from './access-token.service.js';
+import { AccessTokenService, type TokenRecovery } from './access-token.service.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
 import {
   REGISTRY_LOAD_CONCURRENCY,
@@ -41,15 +42,25 @@ const DIRECT_AGENT = Object.freeze({});
 const ROTATED_SECRET_ERRCODE = 40001;
 
 /** One app held in memory. */
-class RegistryEntry {
+class RegistryEntry implements TokenRecovery {
   lastUsed = Date.now();
+  /** Assigned right after construction (the service recovers through this entry). */
+  tokens!: AccessTokenService;
+  /** `tokens.credential`, for the per-call path. */
+  credential!: Credential;
   private ticketService?: JsapiTicketService;
   private wecomClient?: WeComClient;
 
   constructor(
     readonly config: WeComTokenConfig,
-    readonly tokens: AccessTokenService,
+    private readonly registry: WeComAppRegistry,
+    private readonly key: string,
   ) {}
+
+  /** Called only after a fetch of this app's service failed, or once it was closed. */
+  recover(error: unknown): Promise<string> {
+    return this.registry.recover(this.key, this.tokens, error);
+  }
 
   /** Same corp, secret, agent, root and proxy: a register() of these changes nothing. */
   sameAs(config: WeComTokenConfig): boolean {
@@ -172,8 +183,9 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     if (held !== undefined && !this.closed) {
       const now = Date.now();
       this.touch(key, held, now);
-      // A held app is never closed (it leaves `apps` first): its valid token is the answer, read with the same clock.
-      const token = held.tokens.credential.current(now);
+      // A held app is never closed (it leaves `apps` first): its valid token is the answer, read with the same clock
+      // (straight from the entry's credential: one object fewer to reach on every call).
+      const token = held.credential.current(now);
       return token !== undefined ? Promise.resolve(token) : held.tokens.getToken();
     }
     return this.entry(key).then((entry) => entry.tokens.getToken());
@@ -319,12 +331,11 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     }
     const egress = this.egress.egressFor(config.proxy, config.baseUrl);
     const scheduler = config.backgroundRefresh ? this.scheduler : undefined;
-    // Called only after a fetch of this service failed, or once it was closed: `tokens` is assigned by then.
-    const recover = (error: unknown): Promise<string> => this.recover(key, tokens, error);
     // The app's own copy (built above): the registry's lock goes in, no second copy is made.
     config.lock = this.lock;
-    const tokens: AccessTokenService = new AccessTokenService(config, this.cache, scheduler, egress, recover, this.gettokenHttp(egress, config.baseUrl));
-    const entry = new RegistryEntry(config, tokens);
+    const entry = new RegistryEntry(config, this, key);
+    entry.tokens = new AccessTokenService(config, this.cache, scheduler, egress, entry, this.gettokenHttp(egress, config.baseUrl));
+    entry.credential = entry.tokens.credential;
     this.apps.set(key, entry);
     this.evictOverBound();
     return entry;
@@ -352,7 +363,8 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
    * A 40001 (wrong secret) of a registry app: ask the loader once more; a different app (a rotated secret) replaces
    * it and answers with its token. Concurrent failures share one loader call.
    */
-  private async recover(key: string, tokens: AccessTokenService, error: unknown): Promise<string> {
+  /** @internal */
+  async recover(key: string, tokens: AccessTokenService, error: unknown): Promise<string> {
     if (this.closing.signal.aborted) throw error;
     const current = this.apps.get(key);
     if (current && current.tokens !== tokens) return current.tokens.getToken();

@@ -125,22 +125,29 @@ export class SuiteCredentials {
   /** The credential of an authorised corp, built on first use. */
   corp(authCorpId: string): Credential {
     if (this.cancelled.fresh(authCorpId)) throw this.cancelledError(authCorpId);
-    let credential = this.corps.get(authCorpId);
+    const held = this.corps.get(authCorpId);
     const now = Date.now();
-    if (credential) {
-      // Most recently used last, so that the bound closes the idle ones first; at most once a second per corp
-      // (a Map delete and set on every call costs more than the call over thousands of corps).
-      if (now - credential.usedAt < CORP_MOVE_EVERY_MS) return credential;
-      this.corps.delete(authCorpId);
-    } else {
-      if (this.config.customDeveloped)
-        throw new WeComSuiteStateError(providerRef(authCorpId, this.config.name), GETTOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
-      credential = this.buildCorp(authCorpId);
-      this.evictIdle();
+    if (held) {
+      if (now - held.usedAt >= CORP_MOVE_EVERY_MS) this.moveToEnd(authCorpId, held, now);
+      return held;
     }
+    if (this.config.customDeveloped)
+      throw new WeComSuiteStateError(providerRef(authCorpId, this.config.name), GETTOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
+    const credential = this.buildCorp(authCorpId);
+    this.evictIdle();
     credential.usedAt = now;
     this.corps.set(authCorpId, credential);
     return credential;
+  }
+
+  /**
+   * Most recently used last, so that the bound closes the idle ones first; at most once a second per corp (a Map
+   * delete and set on every call costs more than the call over thousands of corps): LRU to the second.
+   */
+  private moveToEnd(authCorpId: string, credential: Credential, now: number): void {
+    credential.usedAt = now;
+    this.corps.delete(authCorpId);
+    this.corps.set(authCorpId, credential);
   }
 
   /**
@@ -148,6 +155,16 @@ export class SuiteCredentials {
    * leaves nothing behind: its credential is closed and dropped once its callers have their answer.
    */
   corpToken(authCorpId: string): Promise<string> {
+    // Every request's path: a held corp, not remembered as cancelled, with a valid token answers with one clock read.
+    const held = this.corps.get(authCorpId);
+    if (held !== undefined && !this.cancelled.has(authCorpId)) {
+      const now = Date.now();
+      const token = held.current(now);
+      if (token !== undefined) {
+        if (now - held.usedAt >= CORP_MOVE_EVERY_MS) this.moveToEnd(authCorpId, held, now);
+        return Promise.resolve(token);
+      }
+    }
     if (this.cancelled.has(authCorpId) && !this.cancelled.fresh(authCorpId)) {
       // Remembered as cancelled a while ago: ask the fleet's mark whether that still holds (the corp may be back).
       return this.cancelled.confirm(authCorpId).then((still) => (still ? Promise.reject(this.cancelledError(authCorpId)) : this.corpToken(authCorpId)));
