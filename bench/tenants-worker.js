@@ -183,7 +183,6 @@ async function main() {
         }
         const naiveBytes = heapUsed() - before;
         if (naive.size !== corpIds.length) throw new Error('naive map incomplete');
-        naive.clear();
         // The floor: what each idle corp must hold, its token and its shared cache entry (the suite's default cache
         // is cache-manager's in-memory store), as copies in a cache of its own under copies of the same keys.
         const { createCache } = require('cache-manager');
@@ -196,6 +195,7 @@ async function main() {
           await floorCache.set(key, { token: Buffer.from(held.token).toString('latin1'), expiresAt: held.expiresAt, fetchedAt: held.fetchedAt }, 3_600_000);
         }
         const floorBytes = heapUsed() - floorBefore;
+        if (floorCache === undefined || naive.size === 0) throw new Error('floor lost');
         return { ours, naive: naiveBytes, floor: floorBytes, corps: corpIds.length };
       },
       /** The same cold fetch written by hand: a pool of `concurrency` workers posting get_corp_token with axios. */
