@@ -2,6 +2,7 @@
  * The public face of one WeCom app's access_token: one credential of the engine, fetched from gettoken.
  */
 import { OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
+import type { AxiosInstance } from 'axios';
 import type { Cache } from 'cache-manager';
 import { inspect } from 'node:util';
 import { Credential } from '../engine/credential.js';
@@ -20,6 +21,13 @@ import { settingsOf, type WeComTokenConfig } from '../common/wecom-token.config.
 
 export { refreshPoint } from '../engine/credential.js';
 
+const GETTOKEN_REQUEST = Object.freeze({ method: 'GET' as const, path: GETTOKEN_PATH });
+
+/** What a registry app's failed fetch turns into (an object, not a closure: a registry holds thousands of apps). */
+export interface TokenRecovery {
+  recover(error: unknown): Promise<string>;
+}
+
 /**
  * One app's access_token: cached, shared, refreshed ahead of expiry, replaced once when WeCom rejects it.
  * Injected as `AccessTokenService` for the default app, `@InjectAccessTokenService(name)` for a named one.
@@ -29,8 +37,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
   readonly credential: Credential;
   /** @internal The lock every credential of this app shares (closed once, with this service). */
   readonly lock: TokenLock;
-  /** @internal What the client and the interceptor need of this token. */
-  readonly binding: CredentialBinding;
+  private bound?: CredentialBinding;
   /** @internal How this app's requests leave the process (its proxy, the environment's, or none). */
   readonly egress: WeComEgress;
   private readonly ref: AppRef;
@@ -48,13 +55,15 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
      * @internal What a failed fetch turns into (registry apps: a 40001 asks the registry's loader once more for a
      * rotated secret and answers with the new app's token); by default the failure itself.
      */
-    private readonly recover?: (error: unknown) => Promise<string>,
+    private readonly recovery?: TokenRecovery,
+    /** @internal The gettoken client, shared by the apps of a registry with the same egress and root. */
+    http?: AxiosInstance,
   ) {
     this.ref = { corpId: config.corpId, app: config.app };
     this.lock = config.lock ?? new InProcessTokenLock();
     this.egress = egress ?? resolveEgress(config.proxy, config.baseUrl);
-    const http = credentialHttp(config.baseUrl, this.egress.axios);
-    const request = { method: 'GET' as const, path: GETTOKEN_PATH };
+    const client = http ?? credentialHttp(config.baseUrl, this.egress.axios);
+    const request = GETTOKEN_REQUEST;
     this.credential = new Credential(
       {
         ...settingsOf(config, this.ref),
@@ -69,14 +78,20 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
           const fetchedAt = Date.now();
           // The only place that reveals the secret, and only into the request's query string.
           const params = { corpid: config.corpId, corpsecret: config.secret.reveal() };
-          const body = await requestCredential(http, this.ref, { ...request, params }, signal, config.timeoutMs);
+          const body = await requestCredential(client, this.ref, { ...request, params }, signal, config.timeoutMs);
           return entryFromBody(this.ref, request, body, 'access_token', fetchedAt);
         },
       },
       AccessTokenService.name,
     );
+  }
+
+  /** @internal What the client and the interceptor need of this token (built on first use). */
+  get binding(): CredentialBinding {
+    if (this.bound) return this.bound;
+    const config = this.config;
     const credential = this.credential;
-    this.binding = {
+    this.bound = {
       kind: 'access_token',
       ref: this.ref,
       baseUrl: config.baseUrl,
@@ -88,6 +103,7 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
       getToken: () => this.getToken(),
       invalidate: (rejected) => credential.invalidate(rejected),
     };
+    return this.bound;
   }
 
   /** The registered app name. */
@@ -126,11 +142,14 @@ export class AccessTokenService implements OnModuleDestroy, OnApplicationShutdow
    * one fetch.
    */
   getToken(): Promise<string> {
-    const recover = this.recover;
-    if (!recover) return this.credential.get();
+    const recovery = this.recovery;
+    if (!recovery) return this.credential.get();
     // A registry app replaced (a new secret) or evicted: its held token is not served; the registry answers.
-    if (this.credential.closed) return recover(new WeComShutdownError(this.ref, 'access_token'));
-    return this.credential.get().catch((error: unknown) => recover(error));
+    if (this.credential.closed) return recovery.recover(new WeComShutdownError(this.ref, 'access_token'));
+    // A held token before its refresh point cannot fail: no handler to attach.
+    const token = this.credential.current();
+    if (token !== undefined) return Promise.resolve(token);
+    return this.credential.get().catch((error: unknown) => recovery.recover(error));
   }
 
   /** The held entry (token, expiry, fetch time), without I/O; undefined when none is held. */

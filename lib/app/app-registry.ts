@@ -5,38 +5,62 @@
  */
 import { HttpService } from '@nestjs/axios';
 import { OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
-import axios from 'axios';
+import axios, { type AxiosInstance } from 'axios';
 import type { Cache } from 'cache-manager';
 import { setMaxListeners } from 'node:events';
 import { inspect } from 'node:util';
 import { bounded, describeError, TimeoutError, untilAborted } from '../common/bounded.js';
-import { errcodeOf } from '../common/credential-request.js';
+import { credentialHttp, errcodeOf } from '../common/credential-request.js';
 import { quotedKey, WeComRegistryLoaderError, WeComUnknownAppError } from '../common/errors/wecom-unknown-app.error.js';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
 import type { WeComTokenConfig } from '../common/wecom-token.config.js';
+import type { Credential } from '../engine/credential.js';
 import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
 import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
 import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
-import { EgressPool } from '../http/egress.js';
+import { EgressPool, type WeComEgress } from '../http/egress.js';
 import { WeComClient } from '../http/wecom.client.js';
 import { FetchLimit } from '../engine/fetch-limit.js';
-import { AccessTokenService } from './access-token.service.js';
+import { AccessTokenService, type TokenRecovery } from './access-token.service.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
-import { REGISTRY_LOAD_CONCURRENCY, registryAppConfig, registryAppName, UNKNOWN_KEY_MEMORY_MS, type WeComRegistryApp, type WeComRegistryConfig } from './registry.config.js';
+import {
+  REGISTRY_LOAD_CONCURRENCY,
+  registryAppConfig,
+  registryAppName,
+  UNKNOWN_KEY_MEMORY_MS,
+  UNKNOWN_KEYS_REMEMBERED,
+  type WeComRegistryApp,
+  type WeComRegistryConfig,
+} from './registry.config.js';
+
+/** Shared gettoken clients a registry keeps at most (distinct proxies × API roots). */
+const GETTOKEN_CLIENTS_KEPT = 64;
+/** The key of the direct egress (no agent of the pool's). */
+const DIRECT_AGENT = Object.freeze({});
 
 /** gettoken's answer to a wrong secret: the app's secret may have been rotated in the application's database. */
 const ROTATED_SECRET_ERRCODE = 40001;
 
 /** One app held in memory. */
-class RegistryEntry {
+class RegistryEntry implements TokenRecovery {
   lastUsed = Date.now();
+  /** Assigned right after construction (the service recovers through this entry). */
+  tokens!: AccessTokenService;
+  /** `tokens.credential`, for the per-call path. */
+  credential!: Credential;
   private ticketService?: JsapiTicketService;
   private wecomClient?: WeComClient;
 
   constructor(
     readonly config: WeComTokenConfig,
-    readonly tokens: AccessTokenService,
+    private readonly registry: WeComAppRegistry,
+    private readonly key: string,
   ) {}
+
+  /** Called only after a fetch of this app's service failed, or once it was closed. */
+  recover(error: unknown): Promise<string> {
+    return this.registry.recover(this.key, this.tokens, error);
+  }
 
   /** Same corp, secret, agent, root and proxy: a register() of these changes nothing. */
   sameAs(config: WeComTokenConfig): boolean {
@@ -79,13 +103,20 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   private readonly loading = new Map<string, Promise<RegistryEntry>>();
   /** Loader calls after a 40001, per key: concurrent failures of one app share one. */
   private readonly reloading = new Map<string, Promise<{ tokens: AccessTokenService }>>();
-  /** Keys the loader did not know, until when (oldest first, bounded like the apps). */
+  /** Keys the loader did not know, until when (oldest first, at most UNKNOWN_KEYS_REMEMBERED). */
   private readonly unknown = new Map<string, number>();
   private readonly limit = new FetchLimit(REGISTRY_LOAD_CONCURRENCY);
   private readonly closing = new AbortController();
+  /** closing.signal.aborted, as a plain field for the per-call path. */
+  private closed = false;
   private readonly egress = new EgressPool();
   private readonly lock: TokenLock;
   private readonly sweeper: NodeJS.Timeout;
+  /** How far apart two uses of an app must be for the second to move it in the order of use. */
+  private readonly touchEveryMs: number;
+  /** Shared gettoken clients, by agent (egress) and root. */
+  private readonly gettoken = new Map<object, Map<string, AxiosInstance>>();
+  private gettokenCount = 0;
   /** Replaced or unregistered apps whose calls are still in flight. */
   private readonly retiring = new Set<RegistryEntry>();
 
@@ -98,6 +129,7 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     // Every load waiting for one of the 16 slots listens to this signal.
     setMaxListeners(0, this.closing.signal);
     this.lock = config.defaults.lock ?? new InProcessTokenLock();
+    this.touchEveryMs = Math.min(1_000, Math.floor(config.idleTtlMs / 10));
     const every = Math.max(1_000, Math.min(60_000, Math.floor(config.idleTtlMs / 2)));
     this.sweeper = setInterval(() => this.sweep(), every);
     this.sweeper.unref();
@@ -132,8 +164,31 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   }
 
   /** The app's `AccessTokenService`, loaded through the loader when not held. */
-  async tokens(key: string): Promise<AccessTokenService> {
-    return (await this.entry(key)).tokens;
+  tokens(key: string): Promise<AccessTokenService> {
+    const held = this.apps.get(key);
+    // A held app answers without a hop through entry(): this is every request's path.
+    if (held !== undefined && !this.closed) {
+      this.touch(key, held);
+      return Promise.resolve(held.tokens);
+    }
+    return this.entry(key).then((entry) => entry.tokens);
+  }
+
+  /**
+   * The app's access_token: `(await tokens(key)).getToken()` in one call, without its two promise hops (a held app
+   * with a valid token answers as a static app's getToken() does).
+   */
+  getToken(key: string): Promise<string> {
+    const held = this.apps.get(key);
+    if (held !== undefined && !this.closed) {
+      const now = Date.now();
+      this.touch(key, held, now);
+      // A held app is never closed (it leaves `apps` first): its valid token is the answer, read with the same clock
+      // (straight from the entry's credential: one object fewer to reach on every call).
+      const token = held.credential.current(now);
+      return token !== undefined ? Promise.resolve(token) : held.tokens.getToken();
+    }
+    return this.entry(key).then((entry) => entry.tokens.getToken());
   }
 
   /** The app's `WeComClient`. */
@@ -148,7 +203,8 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
 
   /** @internal Stops every app's credentials, the sweeper, loads in flight, the egress pool and the lock. */
   async onModuleDestroy(): Promise<void> {
-    if (this.closing.signal.aborted) return;
+    if (this.closed) return;
+    this.closed = true;
     this.closing.abort(new Error('WeCom app registry: the application is shutting down'));
     clearInterval(this.sweeper);
     for (const entry of this.apps.values()) entry.close();
@@ -157,6 +213,7 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     this.retiring.clear();
     this.unknown.clear();
     this.egress.close();
+    this.gettoken.clear();
     const lock = this.lock as { close?: () => Promise<void> };
     if (typeof lock.close === 'function') await lock.close().catch(() => undefined);
   }
@@ -169,6 +226,11 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   /** @internal */
   [inspect.custom](): string {
     return `WeComAppRegistry { apps: ${this.apps.size}, loading: ${this.loading.size} }`;
+  }
+
+  /** @internal Unknown keys remembered now (bounded). */
+  get unknownRemembered(): number {
+    return this.unknown.size;
   }
 
   /** @internal */
@@ -249,7 +311,8 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
   private rememberUnknown(key: string): void {
     this.unknown.delete(key);
     this.unknown.set(key, Date.now() + UNKNOWN_KEY_MEMORY_MS);
-    while (this.unknown.size > this.config.maxApps) this.unknown.delete(this.unknown.keys().next().value as string);
+    const bound = Math.min(this.config.maxApps, UNKNOWN_KEYS_REMEMBERED);
+    while (this.unknown.size > bound) this.unknown.delete(this.unknown.keys().next().value as string);
   }
 
   /** Builds the app under `key` unless the same app is held; a different one replaces it at once. */
@@ -268,20 +331,40 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     }
     const egress = this.egress.egressFor(config.proxy, config.baseUrl);
     const scheduler = config.backgroundRefresh ? this.scheduler : undefined;
-    // Called only after a fetch of this service failed, or once it was closed: `tokens` is assigned by then.
-    const recover = (error: unknown): Promise<string> => this.recover(key, tokens, error);
-    const tokens: AccessTokenService = new AccessTokenService({ ...config, lock: this.lock }, this.cache, scheduler, egress, recover);
-    const entry = new RegistryEntry({ ...config, lock: this.lock }, tokens);
+    // The app's own copy (built above): the registry's lock goes in, no second copy is made.
+    config.lock = this.lock;
+    const entry = new RegistryEntry(config, this, key);
+    entry.tokens = new AccessTokenService(config, this.cache, scheduler, egress, entry, this.gettokenHttp(egress, config.baseUrl));
+    entry.credential = entry.tokens.credential;
     this.apps.set(key, entry);
     this.evictOverBound();
     return entry;
   }
 
   /**
+   * The gettoken client of apps with this egress and root: one for all of them (an axios instance is kilobytes),
+   * bounded like everything a registry keeps (past the bound an app gets one of its own).
+   */
+  private gettokenHttp(egress: WeComEgress, baseUrl: string): AxiosInstance {
+    const key = `${baseUrl}\n${egress.mode}`;
+    const agent: object = egress.axios.httpsAgent ?? egress.axios.httpAgent ?? DIRECT_AGENT;
+    let byRoot = this.gettoken.get(agent);
+    let http = byRoot?.get(key);
+    if (http) return http;
+    http = credentialHttp(baseUrl, egress.axios);
+    if (this.gettokenCount >= GETTOKEN_CLIENTS_KEPT) return http;
+    if (!byRoot) this.gettoken.set(agent, (byRoot = new Map<string, AxiosInstance>()));
+    byRoot.set(key, http);
+    this.gettokenCount++;
+    return http;
+  }
+
+  /**
    * A 40001 (wrong secret) of a registry app: ask the loader once more; a different app (a rotated secret) replaces
    * it and answers with its token. Concurrent failures share one loader call.
    */
-  private async recover(key: string, tokens: AccessTokenService, error: unknown): Promise<string> {
+  /** @internal */
+  async recover(key: string, tokens: AccessTokenService, error: unknown): Promise<string> {
     if (this.closing.signal.aborted) throw error;
     const current = this.apps.get(key);
     if (current && current.tokens !== tokens) return current.tokens.getToken();
@@ -314,8 +397,14 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
     return promise;
   }
 
-  private touch(key: string, entry: RegistryEntry): void {
-    entry.lastUsed = Date.now();
+  /**
+   * Marks a use. An app used again within `touchEveryMs` of its last mark keeps its place: moving a Map entry on
+   * every call costs more than the call (hundreds of ns over thousands of apps), and the order stays sorted by
+   * `lastUsed`, so the bound evicts the least recently used to within that step, and the sweep allows for it.
+   */
+  private touch(key: string, entry: RegistryEntry, now = Date.now()): void {
+    if (now - entry.lastUsed < this.touchEveryMs) return;
+    entry.lastUsed = now;
     // Most recently used last, so that the bound evicts the least recently used first.
     this.apps.delete(key);
     this.apps.set(key, entry);
@@ -334,7 +423,8 @@ export class WeComAppRegistry implements OnModuleDestroy, OnApplicationShutdown 
 
   /** Apps unused for idleTtlSeconds leave memory; retired apps whose calls have finished are closed. */
   private sweep(): void {
-    const idleSince = Date.now() - this.config.idleTtlMs;
+    // A use within touchEveryMs after lastUsed moved nothing: only an app marked that much earlier is surely idle.
+    const idleSince = Date.now() - this.config.idleTtlMs - this.touchEveryMs;
     for (const [key, entry] of this.apps) {
       if (entry.lastUsed > idleSince) break; // in order of use: the rest are more recent
       if (entry.busy) continue;

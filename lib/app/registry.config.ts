@@ -49,6 +49,11 @@ export const DEFAULT_IDLE_TTL_SECONDS = 1_800;
 export const REGISTRY_LOAD_CONCURRENCY = 16;
 /** How long a key the loader did not know is answered without asking it again. */
 export const UNKNOWN_KEY_MEMORY_MS = 10_000;
+/**
+ * Unknown keys remembered at most (the oldest forgotten first), whatever maxApps: keys are caller-chosen, and a
+ * caller that asks for ever new ones gains nothing from this memory, which must then stay small.
+ */
+export const UNKNOWN_KEYS_REMEMBERED = 1_000;
 /** The name registry options are validated under in messages. */
 export const REGISTRY_NAME = 'registry';
 
@@ -89,7 +94,8 @@ export function resolveRegistryConfig(raw: WeComRegistryModuleOptions | undefine
 
 /** The app name a registry key gets in messages, metrics and timer names (quoted and cut: keys are caller-chosen). */
 export function registryAppName(shownKey: string): string {
-  return `registry:${shownKey}`;
+  // Joined: one flat string (a template would keep a tree of parts in every app's config).
+  return ['registry', shownKey].join(':');
 }
 
 /** The full configuration of one registry app: the registry's defaults with its own corpId, secret, …. */

@@ -109,7 +109,9 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
     const url = new URL(baseUrlRaw);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
     if (url.search || url.hash) throw new Error('query');
-    baseUrl = url.toString().replace(/\/+$/, '');
+    const normal = url.toString().replace(/\/+$/, '');
+    // The registry's apps share their root: keep the caller's string when it is already the normal form.
+    baseUrl = normal === baseUrlRaw ? baseUrlRaw : normal;
   } catch {
     throw new WeComConfigError(invalidOptionMessage(name, 'baseUrl', `must be an http(s) URL without query string, got '${baseUrlRaw}'`));
   }
@@ -138,29 +140,42 @@ export function resolveConfig(raw: WeComTokenModuleOptions | undefined | null, n
 
   const proxy = resolveProxyOption(name, raw.proxy);
 
-  return {
+  // One literal with every property: conditional spreads would leave a dictionary-mode object (hundreds of bytes
+  // more for each app of a registry).
+  const config: WeComTokenConfig = {
     app: name,
     corpId,
     secret,
-    ...(agentId !== undefined ? { agentId } : {}),
     baseUrl,
     refreshAheadMs: number(name, 'refreshAheadSeconds', raw.refreshAheadSeconds, DEFAULT_REFRESH_AHEAD_SECONDS, 0, false, MAX_LIFETIME_SECONDS) * 1000,
     timeoutMs: number(name, 'timeoutMs', raw.timeoutMs, DEFAULT_TIMEOUT_MS, 1, true),
     backgroundRefresh: raw.backgroundRefresh ?? true,
-    retry: {
+    retry: sharedIfDefault({
       attempts: number(name, 'retry.attempts', retry.attempts, DEFAULT_RETRY.attempts, 1, true, FETCH_BUDGET),
       baseDelayMs: number(name, 'retry.baseDelayMs', retry.baseDelayMs, DEFAULT_RETRY.baseDelayMs, 0),
       maxDelayMs: number(name, 'retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0),
-    },
+    }),
     errorCooldownMs: number(name, 'errorCooldownMs', raw.errorCooldownMs, DEFAULT_ERROR_COOLDOWN_MS, 0),
     rateLimitCooldownMs: number(name, 'rateLimitCooldownMs', raw.rateLimitCooldownMs, DEFAULT_RATE_LIMIT_COOLDOWN_MS, 0),
     failureCooldownMs: number(name, 'failureCooldownMs', raw.failureCooldownMs, DEFAULT_FAILURE_COOLDOWN_MS, 0),
     cacheTimeoutMs: number(name, 'cacheTimeoutMs', raw.cacheTimeoutMs, DEFAULT_CACHE_TIMEOUT_MS, 1),
-    ...(cache ? { cache } : {}),
-    ...(lock ? { lock } : {}),
-    ...(proxy !== undefined ? { proxy } : {}),
-    cacheKey: `${CACHE_KEY_PREFIX}:${corpId}:${secret.fingerprint()}:access_token`,
+    // Joined, not a template: one flat string rather than a tree of parts (every registry app holds its key).
+    cacheKey: [CACHE_KEY_PREFIX, corpId, secret.fingerprint(), 'access_token'].join(':'),
+    // Present (undefined when not given) so that every config has one shape, with no property storage of its own.
+    agentId,
+    cache: cache ?? undefined,
+    lock: lock ?? undefined,
+    proxy,
   };
+  return config;
+}
+
+/** The default retry policy, one object for every app that keeps it (a registry holds thousands of apps). */
+const DEFAULT_RETRY_POLICY: WeComTokenConfig['retry'] = Object.freeze({ ...DEFAULT_RETRY });
+
+function sharedIfDefault(retry: WeComTokenConfig['retry']): WeComTokenConfig['retry'] {
+  const d = DEFAULT_RETRY_POLICY;
+  return retry.attempts === d.attempts && retry.baseDelayMs === d.baseDelayMs && retry.maxDelayMs === d.maxDelayMs ? d : retry;
 }
 
 /** The engine's settings shared by every credential of one app. */

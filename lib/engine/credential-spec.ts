@@ -47,7 +47,7 @@ export interface CredentialSpec {
    * One request to WeCom. `signal` aborts it at its deadline or when the application shuts down; it resolves the
    * credential as `token` with its expiry, or rejects with a typed error of the module.
    */
-  fetchOnce(signal: AbortSignal): Promise<TokenEntry>;
+  readonly fetchOnce: (signal: AbortSignal) => Promise<TokenEntry>;
   /**
    * Bounds how many loads of credentials sharing it run at once (an authorised corp's: thousands of them). The
    * whole load runs inside a slot: shared-cache read, lease, request and write, so neither WeCom nor Redis sees
@@ -55,7 +55,36 @@ export interface CredentialSpec {
    */
   readonly loadLimit?: { run<T>(signal: AbortSignal, task: () => Promise<T>): Promise<T> };
   /** How a failure of `fetchOnce` is treated. */
-  classify(error: unknown): FailureClass;
+  readonly classify: (error: unknown) => FailureClass;
   /** WeCom's errcode carried by an error, if any (for channels and metrics). */
-  errcodeOf(error: unknown): number | undefined;
+  readonly errcodeOf: (error: unknown) => number | undefined;
+}
+
+/**
+ * The spec as one object of a fixed shape. Callers build theirs with spreads and optional parts, which V8 may keep
+ * as a dictionary (hundreds of bytes); a tenant map holds thousands of credentials, each with its spec. The timer's
+ * name is kept only where there is a scheduler to register it with.
+ */
+export function compactSpec(spec: CredentialSpec): CredentialSpec {
+  return {
+    kind: spec.kind,
+    ref: spec.ref,
+    cacheKey: spec.cacheKey,
+    valueField: spec.valueField,
+    cache: spec.cache,
+    lock: spec.lock,
+    scheduler: spec.scheduler,
+    refreshAheadMs: spec.refreshAheadMs,
+    timeoutMs: spec.timeoutMs,
+    cacheTimeoutMs: spec.cacheTimeoutMs,
+    errorCooldownMs: spec.errorCooldownMs,
+    rateLimitCooldownMs: spec.rateLimitCooldownMs,
+    failureCooldownMs: spec.failureCooldownMs,
+    timerName: spec.scheduler ? spec.timerName : '',
+    retry: spec.retry,
+    fetchOnce: spec.fetchOnce,
+    loadLimit: spec.loadLimit,
+    classify: spec.classify,
+    errcodeOf: spec.errcodeOf,
+  };
 }

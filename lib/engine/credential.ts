@@ -7,15 +7,14 @@
 import { Logger } from '@nestjs/common';
 import { inspect } from 'node:util';
 import { backoffMs, describeError, sleep, untilAborted } from '../common/bounded.js';
-import { ProcessHold } from '../common/process-hold.js';
 import { WeComCooldownError } from '../common/errors/wecom-cooldown.error.js';
 import { WeComShutdownError } from '../common/errors/wecom-shutdown.error.js';
 import type { TokenEntry } from '../common/interfaces/token-entry.interface.js';
 import { publishFetch, publishRefreshFailed } from '../observability/diagnostics.js';
 import { fingerprint, maskToken } from '../common/redaction.js';
-import { FETCH_BUDGET_WINDOW_MS, REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
+import { FETCH_BUDGET_WINDOW_MS, MAX_TIMER_MS, REJECTED_TOKENS_REMEMBERED } from '../common/wecom-token.constants.js';
 import { cooldownMessage, credentialFetchedMessage, credentialRateLimitedMessage, refreshFailedKeepingCredentialMessage } from '../common/wecom-token.messages.js';
-import type { CredentialSpec, FailureClass } from './credential-spec.js';
+import { compactSpec, type CredentialSpec, type FailureClass } from './credential-spec.js';
 import { FetchCoordinator } from './fetch-coordinator.js';
 import { FetchGate } from './fetch-gate.js';
 import { RefreshSchedule } from './refresh-schedule.js';
@@ -40,6 +39,21 @@ export function refreshPoint(entry: TokenEntry, refreshAheadMs: number, replaced
   return Math.max(entry.fetchedAt + lifetime / 2, entry.expiresAt - refreshAheadMs);
 }
 
+function keepAlive(): void {
+  // Never does anything: the timer exists only to keep the event loop alive.
+}
+
+/** The schedule of every credential without a scheduler: it never sets a timer. */
+const NO_SCHEDULE = new RefreshSchedule('', undefined, new Logger('WeComCredential'));
+
+/** One Logger per context, shared by every credential of it (a tenant map holds thousands of credentials). */
+const loggers = new Map<string, Logger>();
+function loggerFor(context: string): Logger {
+  let logger = loggers.get(context);
+  if (!logger) loggers.set(context, (logger = new Logger(context)));
+  return logger;
+}
+
 /** One credential, kept alive by the engine. */
 export class Credential {
   private readonly logger: Logger;
@@ -58,31 +72,29 @@ export class Credential {
    * The recently rejected values (never served again), each with its compare-and-delete in the shared store, which
    * every caller that saw the rejection shares. Oldest first, at most REJECTED_TOKENS_REMEMBERED.
    */
-  private readonly rejected = new Map<string, Promise<void>>();
-  /** Aborted on shutdown: every request to WeCom in flight ends, and nothing is written afterwards. */
-  private readonly closing = new AbortController();
+  private rejected?: Map<string, Promise<void>>;
+  /**
+   * Aborted on shutdown: every request to WeCom in flight ends, and nothing is written afterwards. Built on first
+   * use (a load), so that an idle credential of a tenant map holds no controller and signal of its own.
+   */
+  private closingController?: AbortController;
+  /** Set by close(): why nothing is fetched any more. */
+  private closedReason?: Error;
   private readonly stopFeed?: () => void;
   /** Keeps the process alive while a caller awaits this credential (the engine's own timers never do). */
-  private readonly hold = new ProcessHold();
+  /** Awaited calls holding the process now, and the ref'd timer that holds it (ProcessHold, inline). */
+  private holding = 0;
+  private holdTimer?: NodeJS.Timeout;
+  private readonly spec: CredentialSpec;
 
-  constructor(
-    private readonly spec: CredentialSpec,
-    loggerContext = 'WeComCredential',
-  ) {
-    this.logger = new Logger(loggerContext);
+  constructor(given: CredentialSpec, loggerContext = 'WeComCredential') {
+    const spec = (this.spec = compactSpec(given));
+    this.logger = loggerFor(loggerContext);
     const atomic = isAtomicInvalidation(spec.lock) ? spec.lock : undefined;
     this.store = new TokenStore(spec, spec.cache, this.logger, atomic);
     const feed = isInvalidationFeed(spec.lock) ? spec.lock : undefined;
     const announce = feed?.announceEntry ? () => feed.announceEntry!(spec.cacheKey) : undefined;
-    this.coordinator = new FetchCoordinator(
-      spec,
-      spec.lock,
-      this.store,
-      () => this.fetchWithRetries(),
-      this.logger,
-      () => !this.closed,
-      announce,
-    );
+    this.coordinator = new FetchCoordinator(spec, spec.lock, this.store, this, this.logger, announce);
     if (feed) {
       this.stopFeed = feed.onTokenInvalidated(
         spec.cacheKey,
@@ -90,8 +102,28 @@ export class Credential {
         () => this.onFleetEntryWritten(),
       );
     }
-    this.schedule = new RefreshSchedule(spec.timerName, spec.scheduler, this.logger);
+    // Without a scheduler no timer is ever set: every such credential shares one schedule that does nothing.
+    this.schedule = spec.scheduler ? new RefreshSchedule(spec.timerName, spec.scheduler, this.logger) : NO_SCHEDULE;
     this.gate = new FetchGate(spec.ref, spec.kind, spec.errorCooldownMs, spec.rateLimitCooldownMs, spec.failureCooldownMs);
+  }
+
+  /** @internal The coordinator's fetch (under the lock, or alone when the lock fails). */
+  fetchForCoordinator(): Promise<TokenEntry> {
+    return this.fetchWithRetries();
+  }
+
+  /**
+   * Keeps the process alive while a caller awaits this credential (the engine's own timers never do): as
+   * ProcessHold, with its two fields here rather than an object of its own in every credential.
+   */
+  private hold<T>(promise: Promise<T>): Promise<T> {
+    if (this.holding++ === 0) this.holdTimer = setInterval(keepAlive, MAX_TIMER_MS);
+    return promise.finally(() => {
+      if (--this.holding === 0) {
+        clearInterval(this.holdTimer);
+        this.holdTimer = undefined;
+      }
+    });
   }
 
   /** What this credential is. */
@@ -106,7 +138,17 @@ export class Credential {
 
   /** Whether the application has shut this credential down. */
   get closed(): boolean {
-    return this.closing.signal.aborted;
+    return this.closedReason !== undefined;
+  }
+
+  /** The shutdown signal (aborted by close()), built on first use. */
+  private get closing(): AbortSignal {
+    let controller = this.closingController;
+    if (!controller) {
+      controller = this.closingController = new AbortController();
+      if (this.closedReason) controller.abort(this.closedReason);
+    }
+    return controller.signal;
   }
 
   /**
@@ -117,7 +159,21 @@ export class Credential {
   get(): Promise<string> {
     const held = this.held;
     if (held !== undefined && Date.now() < held.refreshAt) return Promise.resolve(held.token);
-    return this.hold.around(this.getSlow());
+    return this.hold(this.getSlow());
+  }
+
+  /** The held value while it is before its refresh point (what get() would answer without I/O), else undefined. */
+  current(now = Date.now()): string | undefined {
+    const held = this.held;
+    return held !== undefined && now < held.refreshAt && this.closedReason === undefined ? held.token : undefined;
+  }
+
+  /** When a tenant map last moved this credential in its order of use (see SuiteCredentials.corp). */
+  usedAt = 0;
+
+  /** Whether a value is held (peek() without its copy). */
+  get holds(): boolean {
+    return this.held !== undefined;
   }
 
   /** The held entry, without I/O; undefined when none is held. */
@@ -133,7 +189,7 @@ export class Credential {
 
   /** Fetch a new value now. Concurrent callers (and a refresh already under way) share one fetch. */
   async refresh(): Promise<string> {
-    return (await this.hold.around(this.load(true))).token;
+    return (await this.hold(this.load(true))).token;
   }
 
   /**
@@ -142,12 +198,12 @@ export class Credential {
    * fetch outside the budget (unless `grant` is false); a loop of rejections does not get more.
    */
   invalidate(rejected?: string, options: { grant?: boolean } = {}): Promise<void> {
-    return this.hold.around(this.forget(rejected, options));
+    return this.hold(this.forget(rejected, options));
   }
 
   /** Whether a load or an adoption is under way (a tenant map must not close such a credential to free memory). */
   get busy(): boolean {
-    return this.inflight !== undefined || this.adopting !== undefined || this.hold.holding > 0;
+    return this.inflight !== undefined || this.adopting !== undefined || this.holding > 0;
   }
 
   private async forget(rejected: string | undefined, options: { grant?: boolean }): Promise<void> {
@@ -157,7 +213,7 @@ export class Credential {
       return;
     }
     // A wave of rejections of one value costs one compare-and-delete in the shared store, not one per call.
-    const pending = this.rejected.get(rejected);
+    const pending = this.rejected?.get(rejected);
     if (pending) return pending;
     const held = this.held;
     if (held?.token === rejected) {
@@ -172,15 +228,17 @@ export class Credential {
       }
     }
     const deletion = this.store.deleteIf(rejected);
-    this.rejected.set(rejected, deletion);
-    if (this.rejected.size > REJECTED_TOKENS_REMEMBERED) this.rejected.delete(this.rejected.keys().next().value as string);
+    const remembered = (this.rejected ??= new Map());
+    remembered.set(rejected, deletion);
+    if (remembered.size > REJECTED_TOKENS_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
     return deletion;
   }
 
   /** Stop timers and the fleet feed, abort requests in flight; nothing is fetched or written afterwards. */
   close(): void {
     if (this.closed) return;
-    this.closing.abort(new WeComShutdownError(this.spec.ref, this.spec.kind));
+    this.closedReason = new WeComShutdownError(this.spec.ref, this.spec.kind);
+    this.closingController?.abort(this.closedReason);
     this.schedule.stop();
     this.stopFeed?.();
   }
@@ -243,7 +301,7 @@ export class Credential {
     // A load that started before a rejection may still bring back the rejected value: load again, bounded.
     for (let attempt = 0; ; attempt++) {
       const entry = await this.load(false);
-      if (!this.rejected.has(entry.token) || attempt >= 2) return entry.token;
+      if (!this.rejected?.has(entry.token) || attempt >= 2) return entry.token;
     }
   }
 
@@ -272,15 +330,18 @@ export class Credential {
   private load(force: boolean): Promise<Held> {
     if (this.inflight) return this.inflight;
     const limit = this.spec.loadLimit;
-    const pending = (limit ? limit.run(this.closing.signal, () => this.doLoad(force)) : this.doLoad(force)).finally(() => {
-      if (this.inflight === pending) this.inflight = undefined;
+    const pending = (limit ? limit.run(this.closing, () => this.doLoad(force)) : this.doLoad(force)).finally(() => {
+      if (this.inflight !== pending) return;
+      this.inflight = undefined;
+      // Every wait of the load has settled and let go of the signal: an idle credential keeps no controller.
+      if (!this.closed) this.closingController = undefined;
     });
     this.inflight = pending;
     return pending;
   }
 
   private async doLoad(force: boolean): Promise<Held> {
-    if (this.closed) throw this.closing.signal.reason as Error;
+    if (this.closed) throw this.closedReason as Error;
     const previous = this.held;
     const seen = this.coordinator.writesSeen;
 
@@ -297,10 +358,10 @@ export class Credential {
     const cause = this.gate.blocked();
     if (cause) throw cause;
     const { entry, fetched } = await this.coordinator.obtain((found) => this.isServable(found) && isNewer(found, previous), seen);
-    if (this.closed) throw this.closing.signal.reason as Error;
+    if (this.closed) throw this.closedReason as Error;
     this.backgroundRetryAt = 0;
     // WeCom handed this value out again just now: it is good, and a later rejection of it is a new one.
-    if (fetched) this.rejected.delete(entry.token);
+    if (fetched) this.rejected?.delete(entry.token);
     return this.adopt(entry, fetched, previous);
   }
 
@@ -321,7 +382,7 @@ export class Credential {
         this.gate.succeeded();
         return entry;
       } catch (error) {
-        if (this.closed) throw this.closing.signal.reason as Error;
+        if (this.closed) throw this.closedReason as Error;
         failure = this.spec.classify(error);
         if (failure === 'unsent') {
           this.gate.refund();
@@ -329,7 +390,7 @@ export class Credential {
         }
         if (failure === 'transient' && attempt + 1 < attempts) {
           // Ends at once on shutdown, so that a caller awaiting this fetch settles with close().
-          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs), this.closing.signal);
+          await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs), this.closing);
           continue;
         }
         const pause = this.gate.failed(error as Error, failure);
@@ -349,14 +410,14 @@ export class Credential {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DOMException(`no complete answer within ${this.spec.timeoutMs} ms`, 'TimeoutError')), this.spec.timeoutMs);
     timer.unref?.();
-    const onClose = (): void => deadline.abort(this.closing.signal.reason);
+    const onClose = (): void => deadline.abort(this.closedReason);
     if (this.closed) onClose();
-    else this.closing.signal.addEventListener('abort', onClose, { once: true });
+    else this.closing.addEventListener('abort', onClose, { once: true });
     const signal = deadline.signal;
     const { kind, ref } = this.spec;
     try {
       // A fetch that ignores its signal still lets its callers go at shutdown.
-      const entry = await untilAborted(this.spec.fetchOnce(signal), this.closing.signal);
+      const entry = await untilAborted(this.spec.fetchOnce(signal), this.closing);
       publishFetch({ kind, corpId: ref.corpId, app: ref.app, outcome: 'ok', durationMs: performance.now() - started, expiresAt: entry.expiresAt });
       return entry;
     } catch (error) {
@@ -366,12 +427,12 @@ export class Credential {
       throw error;
     } finally {
       clearTimeout(timer);
-      this.closing.signal.removeEventListener('abort', onClose);
+      this.closing.removeEventListener('abort', onClose);
     }
   }
 
   private isServable(entry: TokenEntry): boolean {
-    return Date.now() < entry.expiresAt && !this.rejected.has(entry.token);
+    return Date.now() < entry.expiresAt && !this.rejected?.has(entry.token);
   }
 
   private adopt(entry: TokenEntry, fetched: boolean, replaced?: TokenEntry): Held {

@@ -20,6 +20,14 @@ export type EntryFilter = (entry: TokenEntry) => boolean;
 /** What the coordinator needs of a credential's spec. */
 export type CoordinatorSettings = Pick<CredentialSpec, 'ref' | 'cacheKey' | 'timeoutMs' | 'cacheTimeoutMs' | 'retry'>;
 
+/** The credential a coordinator fetches for (an object, not closures: a tenant map holds thousands of them). */
+export interface CoordinatorHost {
+  /** Once true, the store is no longer written (the application shuts down). */
+  readonly closed: boolean;
+  /** One fetch from WeCom, with its retries. */
+  fetchForCoordinator(): Promise<TokenEntry>;
+}
+
 /** Coordinates the fetches of one credential through its lock and shared cache. */
 export class FetchCoordinator {
   private lockHealthy = true;
@@ -28,10 +36,8 @@ export class FetchCoordinator {
     private readonly config: CoordinatorSettings,
     private readonly lock: TokenLock,
     private readonly store: TokenStore,
-    private readonly fetch: () => Promise<TokenEntry>,
+    private readonly host: CoordinatorHost,
     private readonly logger: Logger,
-    /** Whether the store may still be written (false once the application shuts down). */
-    private readonly live: () => boolean = () => true,
     /** Tells waiting instances that the entry was written (the lock's feed, where it has one). */
     private readonly announce?: () => Promise<void>,
   ) {}
@@ -108,8 +114,8 @@ export class FetchCoordinator {
   }
 
   private async fetchAndShare(): Promise<TokenEntry> {
-    const entry = await this.fetch();
-    if (this.live()) {
+    const entry = await this.host.fetchForCoordinator();
+    if (!this.host.closed) {
       await this.store.write(entry);
       const announce = this.announce;
       if (announce) await bounded(Promise.resolve().then(announce), this.config.cacheTimeoutMs, 'announce').catch(() => undefined);

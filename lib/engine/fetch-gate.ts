@@ -11,16 +11,22 @@ import type { FailureClass } from './credential-spec.js';
 /** Allowances beyond this many are not kept: grants do not add up while nothing fetches. */
 const MAX_ALLOWANCES = 2;
 
+/**
+ * The empty window and list every gate starts with (never written: each gate gets arrays of its own on its first
+ * counted request), so that an idle credential holds no arrays.
+ */
+const NONE: number[] = Object.freeze([]) as unknown as number[];
+
 /** Budget, allowances and cool-down of one credential. */
 export class FetchGate {
   /** Start times of the counted requests inside the window, oldest first. */
-  private readonly window: number[] = [];
+  private window: number[] = NONE;
   /** The fetch of the held lifetime, usable from its refresh point on (undefined: none). */
   private lifetimeFrom?: number;
   /** Fetches granted by rejection waves. */
   private waves = 0;
   /** When WeCom rejected a freshly fetched value at once, inside the window (at most FETCH_BUDGET kept). */
-  private readonly freshRejections: number[] = [];
+  private freshRejections: number[] = NONE;
   private cooldown?: { error: Error; until: number };
   private otherStreak = 0;
   /** Where the last admitted request was counted, so that one never sent can be given back. */
@@ -55,7 +61,8 @@ export class FetchGate {
    * loop of "fetch, rejected at once" ends at the budget), and the cool-down's error names this cause.
    */
   rejectedFresh(now = Date.now()): void {
-    this.freshRejections.push(now);
+    if (this.freshRejections === NONE) this.freshRejections = [now];
+    else this.freshRejections.push(now);
     if (this.freshRejections.length > FETCH_BUDGET) this.freshRejections.shift();
   }
 
@@ -98,7 +105,9 @@ export class FetchGate {
       this.cooldown = { error, until };
       throw error;
     }
-    this.window.push(now);
+    if (this.window.length === 0)
+      this.window = [now]; // an array of its own, sized for one
+    else this.window.push(now);
     this.lastAdmit = now;
   }
 

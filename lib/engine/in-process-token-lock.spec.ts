@@ -22,3 +22,18 @@ describe('InProcessTokenLock', () => {
     expect(await new InProcessTokenLock().acquire('k', 1000)).not.toBeNull();
   });
 });
+
+describe('InProcessTokenLock memory', () => {
+  it('leases never released are forgotten once expired: 10,000 distinct keys leave at most the sweep bound', async () => {
+    const lock = new InProcessTokenLock();
+    for (let i = 0; i < 10_000; i++) await lock.acquire(`never-released-${i}`, 1);
+    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2_000; i++) await lock.acquire(`later-${i}`, 1);
+    expect(lock.size).toBeLessThanOrEqual(2_048);
+    // A live lease survives a sweep.
+    const live = new InProcessTokenLock();
+    await live.acquire('held', 60_000);
+    for (let i = 0; i < 3_000; i++) await live.acquire(`k${i}`, 0);
+    expect(await live.acquire('held', 60_000)).toBeNull();
+  });
+});

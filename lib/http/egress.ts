@@ -51,6 +51,8 @@ class Egress implements WeComEgress {
 }
 
 const DIRECT: EgressAxiosConfig = Object.freeze({ proxy: false as const });
+/** The direct egress owns nothing and never changes: every app without a proxy shares it. */
+const DIRECT_EGRESS = Object.freeze(new Egress('direct', DIRECT, undefined, []));
 
 function parse(proxy: string | ProxyUrl): ProxyUrl {
   if (proxy instanceof ProxyUrl) return proxy;
@@ -93,7 +95,7 @@ export class EgressPool {
 
   /** @internal */
   resolve(proxy: WeComProxyOption, baseUrl: string, own: boolean): WeComEgress {
-    if (proxy === false) return new Egress('direct', DIRECT, undefined, []);
+    if (proxy === false) return DIRECT_EGRESS;
     if (proxy !== undefined) {
       const url = parse(proxy);
       let agents = this.byProxy.find((a) => a.proxy.sameAs(url));
@@ -104,7 +106,7 @@ export class EgressPool {
       return new Egress('proxy', { proxy: false, httpAgent: agents.forward, httpsAgent: agents.tunnel }, url.href, own ? [agents.forward, agents.tunnel] : []);
     }
     // The environment: nothing to route when it names no proxy (the common case costs nothing per request).
-    if (!environmentHasProxy()) return new Egress('direct', DIRECT, undefined, []);
+    if (!environmentHasProxy()) return DIRECT_EGRESS;
     const http = (this.routers.http ??= new EnvironmentProxyRouter(false));
     const https = (this.routers.https ??= new EnvironmentProxyRouter(true));
     let via: string | undefined;

@@ -51,9 +51,10 @@ export class CancelledCorps {
   }
 
   /** Whether the remembered cancellation was checked recently enough to refuse without I/O. */
-  fresh(authCorpId: string, now = Date.now()): boolean {
+  fresh(authCorpId: string, now?: number): boolean {
     const entry = this.remembered.get(authCorpId);
-    return entry !== undefined && now - entry.checkedAt < CANCELLED_RECHECK_MS;
+    // The clock only for a remembered corp: this is on every getCorpToken's path.
+    return entry !== undefined && (now ?? Date.now()) - entry.checkedAt < CANCELLED_RECHECK_MS;
   }
 
   /**

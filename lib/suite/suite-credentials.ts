@@ -44,6 +44,9 @@ export const CORP_FETCH_CONCURRENCY = 16;
  */
 export const CORP_CREDENTIALS_KEPT = 10_000;
 
+/** A corp used again within this long keeps its place in the order of use (LRU to the second). */
+const CORP_MOVE_EVERY_MS = 1_000;
+
 /**
  * Who a suite credential's messages are about. Suites, the provider and authorised corps are checked against the
  * provider's IP whitelist (a 60020 names it), not against an app's 企业可信IP.
@@ -111,7 +114,7 @@ export class SuiteCredentials {
 
   /** Whether this process holds a token of `authCorpId` (an authorised corp it serves). */
   serves(authCorpId: string): boolean {
-    return this.corps.get(authCorpId)?.peek() !== undefined;
+    return this.corps.get(authCorpId)?.holds === true;
   }
 
   /** Whether this process knows that `authCorpId` cancelled its authorisation. */
@@ -122,18 +125,29 @@ export class SuiteCredentials {
   /** The credential of an authorised corp, built on first use. */
   corp(authCorpId: string): Credential {
     if (this.cancelled.fresh(authCorpId)) throw this.cancelledError(authCorpId);
-    let credential = this.corps.get(authCorpId);
-    if (credential) {
-      // Most recently used last, so that the bound closes the idle ones first.
-      this.corps.delete(authCorpId);
-    } else {
-      if (this.config.customDeveloped)
-        throw new WeComSuiteStateError(providerRef(authCorpId, this.config.name), GETTOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
-      credential = this.buildCorp(authCorpId);
-      this.evictIdle();
+    const held = this.corps.get(authCorpId);
+    const now = Date.now();
+    if (held) {
+      if (now - held.usedAt >= CORP_MOVE_EVERY_MS) this.moveToEnd(authCorpId, held, now);
+      return held;
     }
+    if (this.config.customDeveloped)
+      throw new WeComSuiteStateError(providerRef(authCorpId, this.config.name), GETTOKEN_PATH, 'no-permanent-code', noPermanentCodeMessage(authCorpId));
+    const credential = this.buildCorp(authCorpId);
+    this.evictIdle();
+    credential.usedAt = now;
     this.corps.set(authCorpId, credential);
     return credential;
+  }
+
+  /**
+   * Most recently used last, so that the bound closes the idle ones first; at most once a second per corp (a Map
+   * delete and set on every call costs more than the call over thousands of corps): LRU to the second.
+   */
+  private moveToEnd(authCorpId: string, credential: Credential, now: number): void {
+    credential.usedAt = now;
+    this.corps.delete(authCorpId);
+    this.corps.set(authCorpId, credential);
   }
 
   /**
@@ -141,6 +155,16 @@ export class SuiteCredentials {
    * leaves nothing behind: its credential is closed and dropped once its callers have their answer.
    */
   corpToken(authCorpId: string): Promise<string> {
+    // Every request's path: a held corp, not remembered as cancelled, with a valid token answers with one clock read.
+    const held = this.corps.get(authCorpId);
+    if (held !== undefined && !this.cancelled.has(authCorpId)) {
+      const now = Date.now();
+      const token = held.current(now);
+      if (token !== undefined) {
+        if (now - held.usedAt >= CORP_MOVE_EVERY_MS) this.moveToEnd(authCorpId, held, now);
+        return Promise.resolve(token);
+      }
+    }
     if (this.cancelled.has(authCorpId) && !this.cancelled.fresh(authCorpId)) {
       // Remembered as cancelled a while ago: ask the fleet's mark whether that still holds (the corp may be back).
       return this.cancelled.confirm(authCorpId).then((still) => (still ? Promise.reject(this.cancelledError(authCorpId)) : this.corpToken(authCorpId)));
@@ -156,7 +180,7 @@ export class SuiteCredentials {
       return Promise.reject(error);
     }
     const token = credential.get();
-    if (credential.peek()) return token;
+    if (credential.holds) return token;
     return token.catch((error: unknown) => {
       if (error instanceof WeComSuiteStateError && (error.reason === 'no-permanent-code' || error.reason === 'cancelled')) {
         // After every caller of this load has had its answer (their holds and handlers run first).
@@ -321,7 +345,7 @@ export class SuiteCredentials {
 
   /** Close and forget a corp's credential that holds nothing and serves no one (an unknown or cancelled id). */
   private dropIfIdle(authCorpId: string, credential: Credential): void {
-    if (this.corps.get(authCorpId) !== credential || credential.busy || credential.peek()) return;
+    if (this.corps.get(authCorpId) !== credential || credential.busy || credential.holds) return;
     this.corps.delete(authCorpId);
     credential.close();
   }
