@@ -3,9 +3,8 @@
  * under the same shared keys as a static app, held in a bounded LRU so memory stays bounded however many keys are
  * asked for over time.
  */
-import { HttpService } from '@nestjs/axios';
 import { OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import type { Cache } from 'cache-manager';
 import { setMaxListeners } from 'node:events';
 import { inspect } from 'node:util';
@@ -13,15 +12,13 @@ import { bounded, describeError, TimeoutError, untilAborted } from '../common/bo
 import { credentialHttp, errcodeOf } from '../common/credential-request.js';
 import { quotedKey, WeComRegistryLoaderError, WeComUnknownAppError } from '../common/errors/wecom-unknown-app.error.js';
 import type { TokenLock } from '../common/interfaces/token-lock.interface.js';
-import type { WeComTokenConfig } from '../common/wecom-token.config.js';
-import type { Credential } from '../engine/credential.js';
 import { InProcessTokenLock } from '../engine/in-process-token-lock.js';
 import type { TimeoutRegistry } from '../engine/refresh-schedule.js';
-import { AccessTokenInterceptor } from '../http/access-token.interceptor.js';
 import { EgressPool, type WeComEgress } from '../http/egress.js';
 import { WeComClient } from '../http/wecom.client.js';
 import { FetchLimit } from '../engine/fetch-limit.js';
-import { AccessTokenService, type TokenRecovery } from './access-token.service.js';
+import { AccessTokenService } from './access-token.service.js';
+import { RegistryEntry } from './registry-entry.js';
 import { JsapiTicketService } from './jsapi-ticket.service.js';
 import {
   REGISTRY_LOAD_CONCURRENCY,
@@ -40,57 +37,6 @@ const DIRECT_AGENT = Object.freeze({});
 
 /** gettoken's answer to a wrong secret: the app's secret may have been rotated in the application's database. */
 const ROTATED_SECRET_ERRCODE = 40001;
-
-/** One app held in memory. */
-class RegistryEntry implements TokenRecovery {
-  lastUsed = Date.now();
-  /** Assigned right after construction (the service recovers through this entry). */
-  tokens!: AccessTokenService;
-  /** `tokens.credential`, for the per-call path. */
-  credential!: Credential;
-  private ticketService?: JsapiTicketService;
-  private wecomClient?: WeComClient;
-
-  constructor(
-    readonly config: WeComTokenConfig,
-    private readonly registry: WeComAppRegistry,
-    private readonly key: string,
-  ) {}
-
-  /** Called only after a fetch of this app's service failed, or once it was closed. */
-  recover(error: unknown): Promise<string> {
-    return this.registry.recover(this.key, this.tokens, error);
-  }
-
-  /** Same corp, secret, agent, root and proxy: a register() of these changes nothing. */
-  sameAs(config: WeComTokenConfig): boolean {
-    const a = this.config;
-    return a.cacheKey === config.cacheKey && a.agentId === config.agentId && a.baseUrl === config.baseUrl && String(a.proxy) === String(config.proxy);
-  }
-
-  tickets(): JsapiTicketService {
-    return (this.ticketService ??= new JsapiTicketService(this.config, this.tokens));
-  }
-
-  client(): WeComClient {
-    if (!this.wecomClient) {
-      const http = new HttpService(axios.create({ ...this.tokens.egress.axios, baseURL: this.config.baseUrl, timeout: this.config.timeoutMs, maxRedirects: 0 }));
-      new AccessTokenInterceptor(this.tokens).attach(http);
-      this.wecomClient = new WeComClient(http, this.tokens);
-    }
-    return this.wecomClient;
-  }
-
-  get busy(): boolean {
-    return this.tokens.credential.busy;
-  }
-
-  /** Stops its credentials (the registry's lock and egress pool are shared: they are closed by the registry). */
-  close(): void {
-    this.tokens.credential.close();
-    this.ticketService?.onModuleDestroy();
-  }
-}
 
 /**
  * Apps registered at run time, or loaded on first use through the registry's loader. Get a tenant's services per
