@@ -75,10 +75,7 @@ describe('the suite callback recipe of docs/third-party.md, as pasted (issue 18.
     @Module({
       imports: [
         WeComSuiteModule.forRoot({
-          suiteId: s.suiteId,
-          suiteSecret: s.suiteSecret,
-          callbackToken: s.callbackToken,
-          encodingAESKey: s.encodingAESKey,
+          ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
           permanentCodes: new Codes(),
           baseUrl: sim.baseUrl,
         }),

@@ -131,10 +131,7 @@ describe('echoed requests: nothing the module sent is kept in an error or printe
       const s = sim.suite();
       ({ app, logger } = await bootContext([
         WeComSuiteModule.forRoot({
-          suiteId: s.suiteId,
-          suiteSecret: s.suiteSecret,
-          callbackToken: s.callbackToken,
-          encodingAESKey: s.encodingAESKey,
+          ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
           permanentCodes: codes,
           providerCorpId: sim.provider.corpId,
           providerSecret: sim.provider.secret,

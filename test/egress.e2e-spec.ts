@@ -126,10 +126,7 @@ describe('egress through a forward proxy (plain-HTTP targets, absolute form)', (
     const s = sim.suite();
     const { app: ctx } = await bootContext([
       WeComSuiteModule.forRoot({
-        suiteId: s.suiteId,
-        suiteSecret: s.suiteSecret,
-        callbackToken: s.callbackToken,
-        encodingAESKey: s.encodingAESKey,
+        ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
         permanentCodes: codes,
         providerCorpId: sim.provider.corpId,
         providerSecret: sim.provider.secret,

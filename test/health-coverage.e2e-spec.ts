@@ -106,10 +106,7 @@ describe('WeComHealthIndicator covers tickets, suites and providers', () => {
       const s = sim.suite();
       return boot([
         WeComSuiteModule.forRoot({
-          suiteId: s.suiteId,
-          suiteSecret: s.suiteSecret,
-          callbackToken: s.callbackToken,
-          encodingAESKey: s.encodingAESKey,
+          ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
           permanentCodes: new MemoryCodes(),
           providerCorpId: sim.provider.corpId,
           providerSecret: sim.provider.secret,

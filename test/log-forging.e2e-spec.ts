@@ -71,10 +71,7 @@ describe('untrusted ids and errmsgs in log lines and messages: quoted and cut', 
       const s = sim.suite();
       ({ app, logger } = await bootContext([
         WeComSuiteModule.forRoot({
-          suiteId: s.suiteId,
-          suiteSecret: s.suiteSecret,
-          callbackToken: s.callbackToken,
-          encodingAESKey: s.encodingAESKey,
+          ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
           permanentCodes: new MemoryCodes(),
           baseUrl: sim.baseUrl,
         }),

@@ -89,10 +89,7 @@ describe('tokens rejected as soon as they are fetched: the fetch budget holds (i
       const moduleRef = await Test.createTestingModule({
         imports: [
           WeComSuiteModule.forRoot({
-            suiteId: s.suiteId,
-            suiteSecret: s.suiteSecret,
-            callbackToken: s.callbackToken,
-            encodingAESKey: s.encodingAESKey,
+            ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
             permanentCodes: new MemoryCodes(),
             baseUrl: sim.baseUrl,
             cache: createCache(),

@@ -50,10 +50,7 @@ describe('suite callbacks under attack (issue 18.2, 18.5, 18.8)', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         WeComSuiteModule.forRoot({
-          suiteId: s.suiteId,
-          suiteSecret: s.suiteSecret,
-          callbackToken: s.callbackToken,
-          encodingAESKey: s.encodingAESKey,
+          ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
           permanentCodes: codes,
           baseUrl: sim.baseUrl,
           cache,

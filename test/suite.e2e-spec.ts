@@ -20,10 +20,7 @@ describe('WeComSuiteModule against the simulator', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         WeComSuiteModule.forRoot({
-          suiteId: s.suiteId,
-          suiteSecret: s.suiteSecret,
-          callbackToken: s.callbackToken,
-          encodingAESKey: s.encodingAESKey,
+          ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
           permanentCodes: codes,
           providerCorpId: sim.provider.corpId,
           providerSecret: sim.provider.secret,
@@ -253,10 +250,7 @@ describe('WeComSuiteModule against the simulator', () => {
       Test.createTestingModule({
         imports: [
           WeComSuiteModule.forRoot({
-            suiteId: s.suiteId,
-            suiteSecret: s.suiteSecret,
-            callbackToken: s.callbackToken,
-            encodingAESKey: s.encodingAESKey,
+            ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
             permanentCodes: codes,
             ...over,
           }),

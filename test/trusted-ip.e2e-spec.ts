@@ -44,10 +44,7 @@ describe('trusted IPs: 60020 typed, with the IP and the list to fix', () => {
     const s = sim.suite();
     const { app: ctx } = await bootContext([
       WeComSuiteModule.forRoot({
-        suiteId: s.suiteId,
-        suiteSecret: s.suiteSecret,
-        callbackToken: s.callbackToken,
-        encodingAESKey: s.encodingAESKey,
+        ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
         permanentCodes: codes,
         providerCorpId: sim.provider.corpId,
         providerSecret: sim.provider.secret,

@@ -47,10 +47,7 @@ describe('SuiteService.handleDataCallback', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         WeComSuiteModule.forRoot({
-          suiteId: s.suiteId,
-          suiteSecret: s.suiteSecret,
-          callbackToken: s.callbackToken,
-          encodingAESKey: s.encodingAESKey,
+          ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
           permanentCodes: codes,
           baseUrl: sim.baseUrl,
         }),

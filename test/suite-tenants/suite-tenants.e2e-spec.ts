@@ -105,10 +105,7 @@ describe('a PermanentCodeStore that hangs for some corps (issue 18.7)', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         WeComSuiteModule.forRoot({
-          suiteId: s.suiteId,
-          suiteSecret: s.suiteSecret,
-          callbackToken: s.callbackToken,
-          encodingAESKey: s.encodingAESKey,
+          ...s, // suiteId, suiteSecret, callbackToken, encodingAESKey
           permanentCodes: codes,
           baseUrl: sim.baseUrl,
           cache: createCache(),
