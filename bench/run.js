@@ -121,8 +121,12 @@ function textTable(rows) {
   return [line(COLUMNS.map(([title]) => title)), rule, ...cells.map(line)].join('\n');
 }
 
+/** A markdown table cell: the text, its pipes escaped. */
+function esc(value) {
+  return String(value ?? '').replace(/\|/g, '\\|');
+}
+
 function markdownTable(rows) {
-  const esc = (v) => String(v ?? '').replace(/\|/g, '\\|');
   return [
     `| ${COLUMNS.map(([title]) => title).join(' | ')} |`,
     `|${COLUMNS.map(() => '---').join('|')}|`,
@@ -216,7 +220,6 @@ function writeSummary(file, rows, m) {
   const start = text.indexOf(SUMMARY_START);
   const end = text.indexOf(SUMMARY_END);
   if (start < 0 || end < start) return false;
-  const esc = (v) => String(v ?? '').replace(/\|/g, '\\|');
   const targeted = rows.filter((r) => r.met === true || r.met === false);
   const met = targeted.filter((r) => r.met === true).length;
   const table = [
