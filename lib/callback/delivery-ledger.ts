@@ -7,7 +7,8 @@
  *
  * - `claim(id)`: 'run' (act on it, then `complete` or `release`), 'done' (acted on already: answer 'success'
  *   without acting), 'running' (in hand elsewhere: refuse, WeCom retries).
- * - `complete(id)`: acted on; remembered for {@link DELIVERY_DONE_TTL_MS}.
+ * - `complete(id)`: acted on; remembered for {@link DELIVERY_DONE_TTL_MS} (if that cannot be written, the claim
+ *   is kept until it lapses, so a copy is refused rather than acted on twice).
  * - `release(id)`: the handler failed; forgotten, so WeCom's retry runs it again.
  */
 import type { Cache } from 'cache-manager';
@@ -124,13 +125,21 @@ export class SharedDeliveryLedger implements DeliveryLedger {
     return 'run';
   }
 
+  /**
+   * Marks the delivery done, then gives the claim back. When the mark cannot be written (the store failed or did
+   * not answer within `timeoutMs`), the claim is kept until it lapses ({@link DELIVERY_CLAIM_TTL_MS}): copies that
+   * arrive meanwhile are refused as 'running' (WeCom retries) instead of finding neither a mark nor a claim and
+   * acting again. A late write that lands makes them 'done'.
+   */
   async complete(id: string): Promise<void> {
     const key = deliveryKey(checkedId(id));
     try {
       await bounded(this.cache.set(key, 'done', DELIVERY_DONE_TTL_MS), this.timeoutMs, 'delivery complete');
-    } finally {
-      await this.release(id);
+    } catch (error) {
+      this.held.delete(id);
+      throw error;
     }
+    await this.release(id);
   }
 
   async release(id: string): Promise<void> {

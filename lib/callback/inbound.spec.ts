@@ -174,4 +174,23 @@ describe('SharedDeliveryLedger (cache-manager store + lock)', () => {
     const ledger = new SharedDeliveryLedger(hanging, new InProcessTokenLock(), 50);
     await expect(ledger.claim(deliveryIdOf('x'))).rejects.toThrow(/did not answer/);
   });
+
+  it.each([
+    ['hangs', () => new Promise<never>(() => undefined)],
+    ['fails', () => Promise.reject(new Error('READONLY You cannot write against a read only replica.'))],
+  ])('keeps the claim when the done mark cannot be written (the store %s): copies are refused, never run again', async (_, failingSet) => {
+    const cache = createCache();
+    const lock = new InProcessTokenLock();
+    const broken = { ...cache, set: failingSet } as unknown as typeof cache;
+    const a = new SharedDeliveryLedger(broken, lock, 50);
+    const b = new SharedDeliveryLedger(cache, lock, 50);
+    const id = deliveryIdOf('create_auth slow store');
+    expect(await a.claim(id)).toBe('run');
+    await expect(a.complete(id)).rejects.toThrow(/did not answer|READONLY/);
+    // Neither a mark nor a free claim: a copy on either ledger is 'running', not 'run'.
+    expect(await b.claim(id)).toBe('running');
+    expect(await a.claim(id)).toBe('running');
+    await a.release(id); // the handle was dropped with the failed mark: releasing again gives nothing back
+    expect(await b.claim(id)).toBe('running');
+  });
 });

@@ -169,7 +169,13 @@ export class WeComCallbackService implements OnModuleInit, BeforeApplicationShut
     if (claim === 'running') return this.awaitElsewhere(id, message);
     const run = this.dispatch(message).then(
       async (outcome) => {
-        await this.ledger.complete(id).catch((error: unknown) => this.logger.warn(`app '${this.app}': a callback ran but could not be recorded: ${describeError(error)}`));
+        await this.ledger
+          .complete(id)
+          .catch((error: unknown) =>
+            this.logger.warn(
+              `app '${this.app}': a callback ran but could not be recorded (${describeError(error)}); copies are refused until its claim lapses (2 minutes), a retry after that would run again`,
+            ),
+          );
         return outcome;
       },
       async (error: unknown) => {

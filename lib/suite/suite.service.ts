@@ -171,7 +171,7 @@ export class SuiteService implements OnModuleDestroy, OnApplicationShutdown {
     // Acted on: a store that fails to remember it only costs a repeat if WeCom retries, not a refusal of this one.
     await this.deliveries.complete(deliveryId).catch((error: unknown) => {
       this.logger.warn(
-        `suite ${this.config.suiteId}: a ${event.infoType} delivery was handled but could not be marked done (${describeError(error)}); a retry of it would run again`,
+        `suite ${this.config.suiteId}: a ${event.infoType} delivery was handled but could not be marked done (${describeError(error)}); copies are refused until its claim lapses (2 minutes), a retry after that would run again`,
       );
     });
     return 'success';

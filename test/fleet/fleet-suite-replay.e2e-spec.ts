@@ -71,24 +71,42 @@ describeIfRedis('suite callbacks replayed across a fleet act once (issue 18.2)',
     const send = (worker: FleetWorker, cb: { query: unknown; body: string }) =>
       worker.request<string>('suiteCallback', { query: cb.query, body: cb.body }).then(
         (answer) => answer,
-        (error: unknown) => (String(error).includes('the same delivery is being handled') ? 'duplicate' : `error: ${String(error)}`),
+        (error: unknown) => {
+          const text = String(error);
+          if (text.includes('the same delivery is being handled')) return 'duplicate';
+          // A shared store slower than cacheTimeoutMs (a loaded CI machine) refuses the copy: WeCom retries it.
+          if (text.includes('did not answer within')) return 'refused: store slow';
+          return `error: ${text}`;
+        },
       );
+    /** As WeCom does: a copy not answered 'success' is sent again (here up to 20 times, 100 ms apart). */
+    const untilAnswered = async (worker: FleetWorker, cb: { query: unknown; body: string }): Promise<string> => {
+      let answer = await send(worker, cb);
+      for (let retry = 0; retry < 20 && answer !== 'success' && !answer.startsWith('error'); retry++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        answer = await send(worker, cb);
+      }
+      return answer;
+    };
 
     const ticket = sim.suiteCallback('suite_ticket');
     track(ticket.body);
-    expect(await send(a, ticket)).toBe('success');
+    expect(await untilAnswered(a, ticket)).toBe('success');
 
     const created = sim.suiteCallback('create_auth');
     const createdId = track(created.body);
     const corpId = created.corpId!;
     // The first delivery and 20 copies, split over both processes, all at once.
     const answers = await Promise.all(Array.from({ length: 21 }, (_, i) => send(i % 2 === 0 ? a : b, created)));
-    // Later copies (WeCom's retries after the first answered): all 'success', none acted on.
-    const later = await Promise.all(Array.from({ length: 6 }, (_, i) => send(i % 2 === 0 ? a : b, created)));
+    // Later copies (WeCom's retries after the first answered): all answered 'success', none acted on.
+    const later = await Promise.all(Array.from({ length: 6 }, (_, i) => untilAnswered(i % 2 === 0 ? a : b, created)));
+    const count = (answer: string) => answers.filter((x) => x === answer).length;
     report(
-      `21 concurrent copies of one create_auth over 2 processes: ${answers.filter((x) => x === 'success').length} success, ${answers.filter((x) => x === 'duplicate').length} duplicate; ${sim.calls(PERMANENT_CODE_PATH)} get_permanent_code`,
+      `21 concurrent copies of one create_auth over 2 processes: ${count('success')} success, ${count('duplicate')} duplicate, ${count('refused: store slow')} refused (store slow); ${sim.calls(PERMANENT_CODE_PATH)} get_permanent_code`,
     );
-    expect(answers.every((x) => x === 'success' || x === 'duplicate')).toBe(true);
+    // Every copy is either answered or refused for now (non-200, WeCom retries); none failed by being acted on again.
+    expect(answers.filter((x) => x !== 'success' && x !== 'duplicate' && x !== 'refused: store slow')).toEqual([]);
+    expect(answers).toContain('success');
     expect(later).toEqual(Array(6).fill('success'));
     expect(sim.calls(PERMANENT_CODE_PATH)).toBe(1);
     const firstCode = await redis.hGet(`test:permanent-codes:${settings.suiteId}`, corpId);
@@ -103,15 +121,15 @@ describeIfRedis('suite callbacks replayed across a fleet act once (issue 18.2)',
     // Uninstall on B, install again on A, then the captured cancel_auth replayed on A.
     const cancel = sim.suiteCallback('cancel_auth', { corpId });
     track(cancel.body);
-    expect(await send(b, cancel)).toBe('success');
+    expect(await untilAnswered(b, cancel)).toBe('success');
     expect(await redis.hGet(`test:permanent-codes:${settings.suiteId}`, corpId)).toBeNull();
     const again = sim.suiteCallback('create_auth', { corpId });
     track(again.body);
-    expect(await send(a, again)).toBe('success');
+    expect(await untilAnswered(a, again)).toBe('success');
     const code = await redis.hGet(`test:permanent-codes:${settings.suiteId}`, corpId);
     expect(code).toEqual(expect.any(String));
-    expect(await send(a, cancel)).toBe('success');
-    expect(await send(b, cancel)).toBe('success');
+    expect(await untilAnswered(a, cancel)).toBe('success');
+    expect(await untilAnswered(b, cancel)).toBe('success');
     expect(await redis.hGet(`test:permanent-codes:${settings.suiteId}`, corpId)).toBe(code);
     expect(sim.calls(PERMANENT_CODE_PATH)).toBe(2);
   });
